@@ -1,1 +1,3 @@
+export * from "./Decimal.ts"
+export * from "./Postback.ts"
 export * from "./WireFields.ts"
