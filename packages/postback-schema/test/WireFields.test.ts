@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { isWireField, WIRE_FIELDS } from "../src/index.ts"
+import { Decimal, isWireField, WIRE_FIELDS, wireValue } from "../src/index.ts"
 
 describe("WireFields", () => {
   it("lists the five top-level fields of the docs", () => {
@@ -15,5 +15,25 @@ describe("WireFields", () => {
   it("treats anything else as payload", () => {
     expect(isWireField("payout")).toBe(true)
     expect(isWireField("user_id")).toBe(false)
+  })
+})
+
+describe("wireValue", () => {
+  it("prints each field in its canonical wire form", () => {
+    const postback = {
+      offerId: "1511",
+      advertiserName: "MomentScience",
+      payout: Decimal.parse("2.10"),
+      timestamp: new Date("2023-09-20T17:27:40.802+02:00"),
+      isLoyaltyBoost: true
+    }
+    expect(WIRE_FIELDS.map((field) => wireValue(postback, field))).toEqual([
+      "1511",
+      "MomentScience",
+      "2.10",
+      "2023-09-20T15:27:40.802Z",
+      "1"
+    ])
+    expect(wireValue({ ...postback, isLoyaltyBoost: false }, "is_loyaltyboost")).toBe("0")
   })
 })
