@@ -1,0 +1,14 @@
+-- Wake every worker (in every receiver process) when postbacks arrive.
+-- A statement-level trigger sends one notification per ingest batch, and
+-- PostgreSQL delivers it only after the batch commits.
+CREATE OR REPLACE FUNCTION "postbacks_notify"() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('postbacks_pending', '');
+  RETURN NULL;
+END
+$$;
+--> statement-breakpoint
+CREATE TRIGGER "postbacks_notify"
+AFTER INSERT ON "postbacks"
+FOR EACH STATEMENT EXECUTE FUNCTION "postbacks_notify"();

@@ -1,0 +1,177 @@
+import { mkdirSync } from "node:fs"
+import { fileURLToPath } from "node:url"
+import { PGlite } from "@electric-sql/pglite"
+import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core"
+import { drizzle as drizzlePglite } from "drizzle-orm/pglite"
+import { migrate as migratePglite } from "drizzle-orm/pglite/migrator"
+import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js"
+import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator"
+import { Context, Data, Effect, Layer, Option, Redacted } from "effect"
+import postgres from "postgres"
+import { ReceiverConfig } from "../Config.ts"
+import * as schema from "./schema.ts"
+
+/** A database call failed (connection lost, constraint, timeout...). */
+export class DatabaseError extends Data.TaggedError("DatabaseError")<{
+  readonly operation: string
+  readonly cause: unknown
+}> {
+  override get message(): string {
+    const cause = this.cause instanceof Error ? this.cause.message : String(this.cause)
+    return `${this.operation}: ${cause}`
+  }
+}
+
+/** Plain SQL with positional parameters; the same text runs on PostgreSQL and PGlite. */
+export interface SqlRunner {
+  query<Row>(text: string, params?: ReadonlyArray<unknown>): Promise<Array<Row>>
+}
+
+/**
+ * The raw driver behind drizzle, for the few statements that are hot or
+ * shaped beyond what the query builder says well. postgres.js and PGlite
+ * return different shapes from `execute()`; this interface hides that.
+ */
+export interface Sql extends SqlRunner {
+  readonly dialect: "postgres" | "pglite"
+  transaction<A>(f: (tx: SqlRunner) => Promise<A>): Promise<A>
+  /** Calls `onNotify` on every notification on `channel`; returns the unsubscribe. */
+  listen(channel: string, onNotify: () => void): Promise<() => Promise<void>>
+}
+
+export type AppDatabase = PgDatabase<PgQueryResultHKT, typeof schema>
+
+const migrationsFolder = fileURLToPath(new URL("../../drizzle", import.meta.url))
+
+// Every replica migrates at start; the advisory lock makes them take turns,
+// so only the first applies anything and the others find nothing to do.
+const MIGRATION_LOCK = 7_304_113_581
+
+const openPostgres = (url: string, poolSize: number) =>
+  Effect.acquireRelease(
+    Effect.sync(() =>
+      postgres(url, {
+        max: poolSize,
+        onnotice: () => {},
+        connect_timeout: 5,
+        idle_timeout: 60,
+        connection: { application_name: "postback-receiver" }
+      })
+    ),
+    (client) => Effect.promise(() => client.end({ timeout: 5 }))
+  ).pipe(
+    Effect.flatMap((client) =>
+      Effect.tryPromise({
+        try: async () => {
+          const reserved = await client.reserve()
+          try {
+            await reserved.unsafe("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK])
+            try {
+              await migratePostgres(drizzlePostgres(client, { schema }), { migrationsFolder })
+            } finally {
+              await reserved.unsafe("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK])
+            }
+          } finally {
+            reserved.release()
+          }
+          return client
+        },
+        catch: (cause) => new DatabaseError({ operation: "migrate PostgreSQL", cause })
+      })
+    ),
+    Effect.map((client) => {
+      const sql: Sql = {
+        dialect: "postgres",
+        query: (text, params = []) =>
+          client.unsafe(text, params as Array<postgres.ParameterOrJSON<never>>, { prepare: true }),
+        transaction: (f) =>
+          client.begin((tx) =>
+            f({
+              query: (text, params = []) =>
+                tx.unsafe(text, params as Array<postgres.ParameterOrJSON<never>>, { prepare: true })
+            })
+          ) as Promise<never>,
+        listen: async (channel, onNotify) => {
+          const subscription = await client.listen(channel, () => onNotify())
+          return () => subscription.unlisten()
+        }
+      }
+      return { db: drizzlePostgres(client, { schema }) as unknown as AppDatabase, sql }
+    })
+  )
+
+const openPglite = (dataDir: string | undefined) =>
+  Effect.acquireRelease(
+    Effect.tryPromise({
+      try: async () => {
+        if (dataDir !== undefined) mkdirSync(dataDir, { recursive: true })
+        const client = await PGlite.create(dataDir === undefined ? "memory://" : dataDir)
+        await migratePglite(drizzlePglite(client, { schema }), { migrationsFolder })
+        return client
+      },
+      catch: (cause) => new DatabaseError({ operation: "open PGlite", cause })
+    }),
+    (client) => Effect.promise(() => client.close())
+  ).pipe(
+    Effect.map((client) => {
+      const sql: Sql = {
+        dialect: "pglite",
+        query: async (text, params = []) =>
+          (await client.query(text, params as Array<unknown>)).rows as Array<never>,
+        transaction: (f) =>
+          client.transaction((tx) =>
+            f({
+              query: async (text, params = []) =>
+                (await tx.query(text, params as Array<unknown>)).rows as Array<never>
+            })
+          ),
+        listen: (channel, onNotify) => client.listen(channel, () => onNotify())
+      }
+      return { db: drizzlePglite(client, { schema }) as unknown as AppDatabase, sql }
+    })
+  )
+
+/**
+ * The receiver's storage: drizzle for queries, the raw driver for hot paths.
+ * PostgreSQL through postgres.js when `DATABASE_URL` is set, otherwise
+ * embedded PGlite in `RECEIVER_DATA_DIR/pglite`. Migrations run on open.
+ */
+export class Database extends Context.Tag("@org/receiver/Database")<
+  Database,
+  { readonly db: AppDatabase; readonly sql: Sql }
+>() {
+  static readonly layerPostgres = (
+    url: string,
+    options: { readonly poolSize?: number } = {}
+  ): Layer.Layer<Database, DatabaseError> =>
+    Layer.scoped(Database, openPostgres(url, options.poolSize ?? 10))
+
+  /** Embedded PGlite; in memory when `dataDir` is undefined. */
+  static readonly layerPglite = (dataDir?: string): Layer.Layer<Database, DatabaseError> =>
+    Layer.scoped(Database, openPglite(dataDir))
+
+  /** Chooses from `DATABASE_URL` and `RECEIVER_DATA_DIR`. */
+  static readonly layer: Layer.Layer<Database, DatabaseError, ReceiverConfig> = Layer.unwrapEffect(
+    Effect.gen(function* () {
+      const config = yield* ReceiverConfig
+      return Option.match(config.databaseUrl, {
+        onNone: () => {
+          const dir = `${config.dataDir.replace(/\/+$/, "")}/pglite`
+          return Layer.scoped(
+            Database,
+            Effect.logInfo(`Using embedded PGlite in ${dir}`).pipe(Effect.zipRight(openPglite(dir)))
+          )
+        },
+        onSome: (url) =>
+          Layer.scoped(Database, openPostgres(Redacted.value(url), config.databasePoolSize))
+      })
+    })
+  )
+}
+
+/** Runs a driver call as an Effect, failing with a `DatabaseError` naming the operation. */
+export const useSql = <A>(
+  operation: string,
+  f: () => Promise<A>
+): Effect.Effect<A, DatabaseError> =>
+  Effect.tryPromise({ try: f, catch: (cause) => new DatabaseError({ operation, cause }) })
