@@ -189,9 +189,9 @@ export class GroupCommit {
       const group = groups.get(stored.dedupKey)
       if (group === undefined) continue
       groups.delete(stored.dedupKey)
-      group.forEach((waiter, i) =>
+      group.forEach((waiter, i) => {
         waiter.resolve({ id: stored.id, duplicate: !stored.inserted || i > 0 })
-      )
+      })
     }
     // A key the database did not return was not written: never acknowledge it.
     for (const group of groups.values()) {
