@@ -1,1 +1,6 @@
+export * from "./Delivery.ts"
+export * from "./Outcome.ts"
 export * from "./RetryPolicy.ts"
+export * from "./RetryPolicyError.ts"
+export * from "./RetrySchedule.ts"
+export * from "./Simulation.ts"
