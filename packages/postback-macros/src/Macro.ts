@@ -1,10 +1,21 @@
 import { WIRE_FIELDS, type WireField } from "@org/postback-schema"
 
-/** The macros MomentScience fills from the postback's own fields. */
+/**
+ * The macros MomentScience fills from the postback's own fields:
+ * `offer_id`, `advertiser_name`, `payout`, `timestamp`, `is_loyaltyboost`.
+ * Any other macro name is a payload key.
+ */
 export const BUILTIN_MACROS: ReadonlyArray<WireField> = WIRE_FIELDS
 
+const MACRO_NAME = /^[A-Za-z0-9_]+$/
+
 /**
- * A macro name is a built-in field or a payload key; payload keys follow
- * MomentScience's guidance (letters, digits, underscores).
+ * Whether `name` can stand between braces: a built-in field or a payload
+ * key, following MomentScience's guidance for payload names (ASCII letters,
+ * digits and underscores). Names are case-sensitive.
+ *
+ * @example
+ * isMacroName("user_id")  // true
+ * isMacroName("user-id")  // false
  */
-export const isMacroName = (name: string): boolean => /^[A-Za-z0-9_]+$/.test(name)
+export const isMacroName = (name: string): boolean => MACRO_NAME.test(name)

@@ -1,1 +1,5 @@
 export * from "./Macro.ts"
+export * from "./MacroTemplate.ts"
+export * from "./Match.ts"
+export * from "./Render.ts"
+export * from "./Validate.ts"
