@@ -1,1 +1,4 @@
-export * from "./Rounding.ts"
+export * from "./Conversion.ts"
+export * from "./ConversionError.ts"
+export * from "./Explanation.ts"
+export * from "./RewardRules.ts"
