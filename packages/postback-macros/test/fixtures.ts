@@ -23,7 +23,7 @@ export const text = (options: { readonly minLength?: number } = {}): fc.Arbitrar
     unit: fc.oneof(
       fc.constantFrom(...SPECIALS),
       fc.char(),
-      fc.string({ unit: "grapheme", maxLength: 1 })
+      fc.string({ unit: "grapheme", minLength: 1, maxLength: 1 })
     ),
     maxLength: 10,
     ...options
