@@ -240,13 +240,15 @@ describe("jitter in the Schedule", () => {
 
   it.effect("draws exactly as often as the pure model, so a shared Random stays in step", () =>
     Effect.gen(function* () {
-      // Two deliveries in a row share one fixed Random: the first succeeds on
-      // attempt 2 (one draw); the second must start from the second value.
+      // Two deliveries in a row share one fixed Random. With Effect.repeat the
+      // Schedule also sees the successful outcome; the first delivery must
+      // draw once (after its failure), not again on its success, so the
+      // second starts from the second value.
       const run = (feed: ReadonlyArray<Outcome>) =>
         Effect.gen(function* () {
-          const { attempt, times } = yield* attempts(jittered, feed, Array(5).fill(0))
+          const { attempt, times } = yield* attempts(jittered, feed, Array(5).fill(0), true)
           const start = yield* Clock.currentTimeMillis
-          yield* Effect.retry(attempt, schedule(jittered))
+          yield* Effect.repeat(attempt, schedule(jittered))
           return (yield* times).map((t) => t - start)
         })
       const both = Effect.gen(function* () {
