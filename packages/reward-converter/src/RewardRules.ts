@@ -245,6 +245,9 @@ const freeze = (rules: RewardRules): RewardRules => {
  * throwing.
  */
 export const parseRulesEither = (json: unknown): Either.Either<RewardRules, RewardRulesError> => {
+  if (typeof json === "object" && json !== null && validatedRules.has(json)) {
+    return Either.right(json as RewardRules)
+  }
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
     return Either.left(
       new RewardRulesError({

@@ -60,6 +60,11 @@ describe("parseRules", () => {
     expect(Object.isFrozen(rules) && Object.isFrozen(rules.campaigns)).toBe(true)
   })
 
+  it("returns rules it already validated as they are", () => {
+    const rules = parseRules({ multiplier: "10" })
+    expect(parseRules(rules)).toBe(rules)
+  })
+
   it("points accept JSON integers and digit strings alike", () => {
     expect(parseRules({ multiplier: "1", bonus: 7 }).bonus).toBe(7n)
     expect(parseRules({ multiplier: "1", bonus: "7" }).bonus).toBe(7n)
