@@ -187,13 +187,7 @@ export const RewardRulesSchema: Schema.Schema<RewardRules, RewardRulesInput> = S
     }),
     { exact: true, default: () => [] }
   )
-}).pipe(
-  Schema.filter((rules) => checkRules(rules)),
-  Schema.annotations({
-    title: "Reward rules",
-    description: "How @org/reward-converter turns a USD payout into loyalty points"
-  })
-)
+}).pipe(Schema.filter((rules) => checkRules(rules)))
 
 /** One problem in a rules file: which rule, which field, what is wrong. */
 export interface RuleIssue {
@@ -316,5 +310,13 @@ export const encodeRules = (rules: RewardRules): RewardRulesInput =>
  * several fields (duplicates, overlaps, minPoints above maxPoints) are beyond
  * JSON Schema: {@link parseRules} is the authority.
  */
-export const rewardRulesJsonSchema = (): JSONSchema.JsonSchema7Root =>
-  JSONSchema.make(RewardRulesSchema)
+export const rewardRulesJsonSchema = (): JSONSchema.JsonSchema7Root => {
+  const { $schema, ...schema } = JSONSchema.make(RewardRulesSchema)
+  return {
+    $schema,
+    title: "Reward rules",
+    description:
+      'How @org/reward-converter turns a USD payout into loyalty points. The smallest valid rules: {"multiplier": "10"}.',
+    ...schema
+  } as JSONSchema.JsonSchema7Root
+}
