@@ -124,15 +124,10 @@ const unknownAllowed = (
 
 const quote = (text: string): string => JSON.stringify(text)
 
-const expected = (pattern: ValuePattern): string =>
-  pattern.macro === undefined
-    ? quote(pattern.literal)
-    : quote(`${pattern.prefix}{${pattern.macro}}${pattern.suffix}`)
-
 /** The macro's value when `decoded` fits the pattern, `undefined` when it does not. */
 const fit = (pattern: ValuePattern, decoded: string): string | undefined => {
-  if (pattern.macro === undefined) return decoded === pattern.literal ? "" : undefined
   const { prefix, suffix } = pattern
+  if (pattern.macro === undefined) return decoded === prefix ? "" : undefined
   if (prefix === "" && suffix === "") return decoded
   if (
     decoded.length < prefix.length + suffix.length ||
@@ -143,6 +138,67 @@ const fit = (pattern: ValuePattern, decoded: string): string | undefined => {
   }
   return decoded.slice(prefix.length, decoded.length - suffix.length)
 }
+
+/** The state of one `match` call: values by macro slot, and where each came from. */
+class Run {
+  errors: Array<MatchError> | undefined = undefined
+  readonly values: Array<string | undefined>
+  readonly sources: Array<ValuePattern | undefined>
+
+  constructor(size: number) {
+    this.values = new Array(size).fill(undefined)
+    this.sources = new Array(size).fill(undefined)
+  }
+
+  fail(error: MatchError): void {
+    if (this.errors === undefined) this.errors = [error]
+    else this.errors.push(error)
+  }
+
+  take(pattern: ValuePattern, raw: string): void {
+    let decoded: string
+    try {
+      decoded = pattern.form ? decodeQuery(raw) : decodeComponent(raw)
+    } catch {
+      this.fail(
+        withParameter(pattern, {
+          code: "malformed-encoding",
+          message: `${pattern.label} has malformed percent-encoding: ${quote(raw)}`
+        })
+      )
+      return
+    }
+    const value = fit(pattern, decoded)
+    if (value === undefined) {
+      this.fail(
+        withParameter(pattern, {
+          code: "literal-mismatch",
+          message: `${pattern.label} is ${quote(decoded)}, the template expects ${pattern.expected}`
+        })
+      )
+      return
+    }
+    const slot = pattern.slot
+    if (slot === -1) return
+    const previous = this.values[slot]
+    if (previous === undefined) {
+      this.values[slot] = value
+      this.sources[slot] = pattern
+    } else if (previous !== value) {
+      this.fail({
+        code: "conflicting-values",
+        message: `{${pattern.macro}} has two different values: ${quote(previous)} in ${this.sources[slot]!.label} and ${quote(value)} in ${pattern.label}`,
+        macro: pattern.macro!
+      })
+    }
+  }
+}
+
+const withParameter = (
+  pattern: ValuePattern,
+  error: { readonly code: MatchErrorCode; readonly message: string }
+): MatchError =>
+  pattern.parameter === undefined ? error : { ...error, parameter: pattern.parameter }
 
 const SCHEME_AUTHORITY = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*/
 
@@ -208,55 +264,18 @@ export const match = (
     throw new TypeError(`match: url must be a string or a URL, got ${describe(url)}`)
   }
 
-  const errors: Array<MatchError> = []
-  const found = new Map<string, { readonly value: string; readonly where: string }>()
-  const take = (pattern: ValuePattern, raw: string, where: string, parameter?: string): void => {
-    let decoded: string
-    try {
-      decoded = parameter === undefined ? decodeComponent(raw) : decodeQuery(raw)
-    } catch {
-      errors.push({
-        code: "malformed-encoding",
-        message: `${where} has malformed percent-encoding: ${quote(raw)}`,
-        ...(parameter === undefined ? {} : { parameter })
-      })
-      return
-    }
-    const value = fit(pattern, decoded)
-    if (value === undefined) {
-      errors.push({
-        code: "literal-mismatch",
-        message: `${where} is ${quote(decoded)}, the template expects ${expected(pattern)}`,
-        ...(parameter === undefined ? {} : { parameter })
-      })
-      return
-    }
-    const macro = pattern.macro
-    if (macro === undefined) return
-    const previous = found.get(macro)
-    if (previous === undefined) {
-      found.set(macro, { value, where })
-    } else if (previous.value !== value) {
-      errors.push({
-        code: "conflicting-values",
-        message: `{${macro}} has two different values: ${quote(previous.value)} in ${previous.where} and ${quote(value)} in ${where}`,
-        macro
-      })
-    }
-  }
+  const run = new Run(matcher.macros.length)
 
   // Path, segment by segment.
   const segments = matcher.segments
   const actual = path.split("/")
   if (actual.length - 1 !== segments.length) {
-    errors.push({
+    run.fail({
       code: "path-mismatch",
       message: `path ${quote(path)} has ${actual.length - 1} segment(s), the template's path ${quote(matcher.pathText)} has ${segments.length}`
     })
   } else {
-    for (let i = 0; i < segments.length; i++) {
-      take(segments[i]!, actual[i + 1]!, `path segment ${i + 1}`)
-    }
+    for (let i = 0; i < segments.length; i++) run.take(segments[i]!, actual[i + 1]!)
   }
 
   // Query, by name, in any order.
@@ -275,7 +294,7 @@ export const match = (
       try {
         name = decodeQuery(rawName)
       } catch {
-        errors.push({
+        run.fail({
           code: "malformed-encoding",
           message: `query parameter name ${quote(rawName)} has malformed percent-encoding`
         })
@@ -284,15 +303,14 @@ export const match = (
         const parameter = matcher.byName.get(name)
         if (parameter === undefined) {
           if (allowed !== undefined && !allowed.includes(name)) {
-            errors.push({
+            run.fail({
               code: "unknown-parameter",
               message: `query parameter ${quote(name)} is not in the template`,
               parameter: name
             })
           }
         } else if (++counts[parameter.index]! === 1) {
-          const raw = equals < end ? query.slice(equals + 1, end) : ""
-          take(parameter.pattern, raw, `query parameter ${quote(name)}`, name)
+          run.take(parameter.pattern, equals < end ? query.slice(equals + 1, end) : "")
         }
       }
     }
@@ -302,11 +320,11 @@ export const match = (
     const count = counts[parameter.index]!
     if (count === 1) continue
     const { name, pattern } = parameter
-    errors.push(
+    run.fail(
       count === 0
         ? {
             code: "missing-parameter",
-            message: `missing query parameter ${quote(name)} (the template expects ${expected(pattern)})`,
+            message: `missing query parameter ${quote(name)} (the template expects ${pattern.expected})`,
             parameter: name
           }
         : {
@@ -318,38 +336,41 @@ export const match = (
   }
 
   // Fragment, only when it carries a macro.
-  if (matcher.fragment !== undefined) {
+  const fragmentPattern = matcher.fragment
+  if (fragmentPattern !== undefined) {
     if (fragment === undefined) {
-      errors.push({
+      run.fail({
         code: "missing-fragment",
-        message: `the URL has no fragment, the template expects ${expected(matcher.fragment)} there (HTTP clients do not send fragments)`,
-        macro: matcher.fragment.macro!
+        message: `the URL has no fragment, the template expects ${fragmentPattern.expected} there (HTTP clients do not send fragments)`,
+        macro: fragmentPattern.macro!
       })
     } else {
-      take(matcher.fragment, fragment, "the fragment")
+      run.take(fragmentPattern, fragment)
     }
   }
 
-  if (errors.length > 0) return { ok: false, errors }
+  if (run.errors !== undefined) return { ok: false, errors: run.errors }
 
+  const names = matcher.macros
   const fields: Record<string, unknown> = {}
   for (const field of WIRE_FIELDS) {
-    const entry = found.get(field)
-    if (entry !== undefined) fields[field] = entry.value
+    const slot = names.indexOf(field)
+    if (slot !== -1) fields[field] = run.values[slot]
   }
   const payload: Record<string, string> = {}
-  for (const [name, entry] of found) {
+  for (let slot = 0; slot < names.length; slot++) {
+    const name = names[slot]!
     if (isWireField(name)) continue
     // A payload key named "__proto__" must stay a key, not set the prototype.
     if (name === "__proto__") {
       Object.defineProperty(payload, name, {
-        value: entry.value,
+        value: run.values[slot],
         enumerable: true,
         writable: true,
         configurable: true
       })
     } else {
-      payload[name] = entry.value
+      payload[name] = run.values[slot]!
     }
   }
   fields.payload = payload

@@ -228,7 +228,15 @@ describe("match", () => {
     const template = parseTemplate("https://h.example/pb?a={__proto__}")
     const result = match(template, "/pb?a=x")
     expect(result.ok && Object.keys(result.fields.payload)).toEqual(["__proto__"])
-    expect(result.ok && result.fields.payload.__proto__).toBe("x")
+    expect(
+      result.ok && Object.getOwnPropertyDescriptor(result.fields.payload, "__proto__")
+    ).toEqual({
+      value: "x",
+      enumerable: true,
+      writable: true,
+      configurable: true
+    })
+    expect(result.ok && Object.getPrototypeOf(result.fields.payload)).toBe(Object.prototype)
   })
 
   it("refuses what is not a URL", () => {

@@ -186,7 +186,9 @@ const decodeOrReport = (
 
 /** `%2e` counts as `.`: URL parsers treat both the same in path segments. */
 export const isDotSegment = (segment: string): boolean => {
-  if (segment.length > 6) return false
+  // Cheap exits first: this runs on every render of a path-segment macro.
+  const first = segment.charCodeAt(0)
+  if ((first !== 46 && first !== 37) || segment.length > 6) return false
   const dots = segment.replace(/%2e/gi, ".")
   return dots === "." || dots === ".."
 }
@@ -371,18 +373,43 @@ export const parse = (source: string): ParseResult => {
     }
   }
 
+  const matchedMacros: Array<string> = []
   const pattern = (
     parsed: { readonly span: Span | undefined; readonly prefix: string; readonly suffix: string },
-    decode: (text: string) => string,
-    position: number
-  ): ValuePattern =>
-    parsed.span?.name === undefined
-      ? { macro: undefined, literal: decodeOrReport(parsed.prefix, decode, position, problems) }
-      : {
-          macro: parsed.span.name,
-          prefix: decodeOrReport(parsed.prefix, decode, position, problems),
-          suffix: decodeOrReport(parsed.suffix, decode, parsed.span.end, problems)
-        }
+    position: number,
+    label: string,
+    parameter: string | undefined
+  ): ValuePattern => {
+    const form = parameter !== undefined
+    const decode = form ? decodeQuery : decodeComponent
+    const macro = parsed.span?.name
+    const prefix = decodeOrReport(parsed.prefix, decode, position, problems)
+    if (macro === undefined) {
+      return {
+        label,
+        parameter,
+        form,
+        macro,
+        slot: -1,
+        prefix,
+        suffix: "",
+        expected: quote(prefix)
+      }
+    }
+    const suffix = decodeOrReport(parsed.suffix, decode, parsed.span!.end, problems)
+    let slot = matchedMacros.indexOf(macro)
+    if (slot === -1) slot = matchedMacros.push(macro) - 1
+    return {
+      label,
+      parameter,
+      form,
+      macro,
+      slot,
+      prefix,
+      suffix,
+      expected: quote(`${prefix}{${macro}}${suffix}`)
+    }
+  }
 
   const emit = (
     parsed: { readonly span: Span | undefined; readonly prefix: string; readonly suffix: string },
@@ -405,15 +432,22 @@ export const parse = (source: string): ParseResult => {
   let segmentStart = authorityEnd + 1
   if (authorityEnd === pathEnd) {
     builder.literal("/", authorityEnd)
-    segments.push({ macro: undefined, literal: "" })
+    segments.push(
+      pattern(
+        { span: undefined, prefix: "", suffix: "" },
+        authorityEnd,
+        "path segment 1",
+        undefined
+      )
+    )
   } else {
     while (segmentStart <= pathEnd) {
       let segmentEnd = masked.indexOf("/", segmentStart)
       if (segmentEnd === -1 || segmentEnd > pathEnd) segmentEnd = pathEnd
       const index = segments.length
       const parsed = component(segmentStart, segmentEnd, "path segment")
-      const segment = pattern(parsed, decodeComponent, segmentStart)
-      if (segment.macro === undefined && (segment.literal === "." || segment.literal === "..")) {
+      const segment = pattern(parsed, segmentStart, `path segment ${index + 1}`, undefined)
+      if (segment.macro === undefined && (segment.prefix === "." || segment.prefix === "..")) {
         problems.push({
           position: segmentStart,
           message: `path segment ${quote(parsed.prefix)} is a dot segment, which URL parsers remove`
@@ -481,7 +515,7 @@ export const parse = (source: string): ParseResult => {
         )
         const parameter: ParameterPattern = {
           name,
-          pattern: pattern(parsed, decodeQuery, valueStart),
+          pattern: pattern(parsed, valueStart, `query parameter ${quote(name)}`, name),
           index: parameters.length
         }
         parameters.push(parameter)
@@ -497,7 +531,7 @@ export const parse = (source: string): ParseResult => {
     const parsed = component(queryEnd + 1, length, "fragment")
     builder.literal("#", queryEnd)
     emit(parsed, queryEnd + 1, { component: "fragment" }, encodeFragment, undefined)
-    const value = pattern(parsed, decodeComponent, queryEnd + 1)
+    const value = pattern(parsed, queryEnd + 1, "the fragment", undefined)
     fragment = value.macro === undefined ? undefined : value
   }
 
@@ -509,7 +543,8 @@ export const parse = (source: string): ParseResult => {
     pathText: source.slice(authorityEnd, pathEnd) || "/",
     parameters,
     byName,
-    fragment
+    fragment,
+    macros: matchedMacros
   }
   const template: MacroTemplate = Object.freeze({
     source,

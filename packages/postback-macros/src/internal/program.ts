@@ -18,10 +18,29 @@ export interface Slot {
   readonly dotGuard: { readonly prefix: string; readonly suffix: string } | undefined
 }
 
-/** What a component of an incoming URL must look like, decoded. */
-export type ValuePattern =
-  | { readonly macro: undefined; readonly literal: string }
-  | { readonly macro: string; readonly prefix: string; readonly suffix: string }
+/**
+ * What one component of an incoming URL (a path segment, a query value, the
+ * fragment) must look like, decoded. One shape for all, so the matcher's hot
+ * loop stays monomorphic; labels are built once here, not per request.
+ */
+export interface ValuePattern {
+  /** For messages: `path segment 2`, `query parameter "amount"`, `the fragment`. */
+  readonly label: string
+  /** The query parameter's decoded name, or `undefined` outside the query. */
+  readonly parameter: string | undefined
+  /** Query values are form-decoded (`+` is a space); segments and fragment are not. */
+  readonly form: boolean
+  /** The macro, or `undefined` when the component is literal text only. */
+  readonly macro: string | undefined
+  /** Index of the macro in {@link Matcher.macros}, -1 when there is none. */
+  readonly slot: number
+  /** Decoded literal text before the macro (the whole text when there is no macro). */
+  readonly prefix: string
+  /** Decoded literal text after the macro. */
+  readonly suffix: string
+  /** The template's text for messages, quoted: `"pb-{offer_id}"`, `"ms"`. */
+  readonly expected: string
+}
 
 export interface ParameterPattern {
   /** The decoded parameter name. */
@@ -39,6 +58,8 @@ export interface Matcher {
   readonly byName: ReadonlyMap<string, ParameterPattern>
   /** Only when the fragment holds a macro: a literal fragment is never sent, so never checked. */
   readonly fragment: ValuePattern | undefined
+  /** The distinct macros the matcher can fill, indexed by {@link ValuePattern.slot}. */
+  readonly macros: ReadonlyArray<string>
 }
 
 /**
