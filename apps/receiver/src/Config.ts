@@ -56,7 +56,14 @@ const payloadKey = (name: string) =>
  * until they are used.
  */
 export const receiverConfig = Config.all({
-  port: Config.port("PORT").pipe(Config.withDefault(3000)),
+  /** 0 picks a free port (tests). */
+  port: Config.integer("PORT").pipe(
+    Config.withDefault(3000),
+    Config.validate({
+      message: "PORT must be a port number (0-65535)",
+      validation: (n) => n >= 0 && n <= 65535
+    })
+  ),
   host: Config.string("HOST").pipe(Config.withDefault("0.0.0.0")),
   /** Used to print the URL to paste into the MomentScience dashboard. */
   publicUrl: Config.url("PUBLIC_URL").pipe(Config.option),
@@ -96,6 +103,7 @@ export const receiverConfig = Config.all({
   workerEnabled: Config.boolean("WORKER_ENABLED").pipe(Config.withDefault(true)),
   workerBatchSize: positiveInt("WORKER_BATCH_SIZE", 200),
   workerPollInterval: positiveInt("WORKER_POLL_MS", 1000).pipe(Config.map(Duration.millis)),
+  workerMaxAttempts: positiveInt("WORKER_MAX_ATTEMPTS", 10),
   workerLease: positiveInt("WORKER_LEASE_SECONDS", 60).pipe(Config.map(Duration.seconds)),
   shutdownGrace: positiveInt("SHUTDOWN_GRACE_MS", 10_000).pipe(Config.map(Duration.millis))
 })

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "@effect/vitest"
+import { expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { Database } from "../src/Db/Database.ts"
 import { GroupCommit, StoreRefused } from "../src/Ingest/Batcher.ts"
@@ -21,8 +21,9 @@ const row = (key: string, overrides: Partial<InboxRow> = {}): InboxRow => ({
 })
 
 for (const database of testDatabases) {
-  describe(`GroupCommit on ${database.name}`, () => {
-    it.layer(database.layer(), { timeout: 60_000 })((it) => {
+  layer(database.layer(), { timeout: 60_000, excludeTestServices: true })(
+    `GroupCommit on ${database.name}`,
+    (it) => {
       it.effect(
         "writes concurrent submissions in few statements and acknowledges each after commit",
         () =>
@@ -129,6 +130,6 @@ for (const database of testDatabases) {
           expect(refused).toBe("StoreUnavailable")
         })
       )
-    })
-  })
+    }
+  )
 }

@@ -1,0 +1,81 @@
+import {
+  HttpApi,
+  HttpApiEndpoint,
+  HttpApiError,
+  HttpApiGroup,
+  HttpApiMiddleware,
+  HttpApiSecurity,
+  OpenApi
+} from "@effect/platform"
+import { Schema } from "effect"
+
+/** Admin routes need `Authorization: Bearer <ADMIN_TOKEN>`. */
+export class AdminAuth extends HttpApiMiddleware.Tag<AdminAuth>()("AdminAuth", {
+  failure: HttpApiError.Unauthorized,
+  security: { bearer: HttpApiSecurity.bearer }
+}) {}
+
+export class Health extends Schema.Class<Health>("Health")({
+  status: Schema.Literal("ok")
+}) {}
+
+export class Readiness extends Schema.Class<Readiness>("Readiness")({
+  status: Schema.Literal("ready"),
+  database: Schema.Literal("postgres", "pglite")
+}) {}
+
+export class HealthGroup extends HttpApiGroup.make("health")
+  .add(HttpApiEndpoint.get("healthz", "/healthz").addSuccess(Health))
+  .add(
+    HttpApiEndpoint.get("readyz", "/readyz")
+      .addSuccess(Readiness)
+      .addError(HttpApiError.ServiceUnavailable)
+  )
+  .annotate(OpenApi.Title, "Health")
+  .annotate(OpenApi.Description, "Liveness and readiness probes") {}
+
+/** Points as a JSON integer (exact up to 2^53 - 1 points). */
+const Points = Schema.BigIntFromNumber.annotations({
+  description: "a whole number of points"
+})
+
+export class RewardTransaction extends Schema.Class<RewardTransaction>("RewardTransaction")({
+  id: Schema.Number,
+  postbackId: Schema.Number,
+  offerId: Schema.NullOr(Schema.String),
+  points: Points,
+  payout: Schema.String.annotations({ description: "USD, exact decimal text" }),
+  explanation: Schema.Unknown,
+  createdAt: Schema.DateFromString
+}) {}
+
+export class UserLedger extends Schema.Class<UserLedger>("UserLedger")({
+  userId: Schema.String,
+  balance: Points,
+  transactions: Schema.Array(RewardTransaction)
+}) {}
+
+export class UsersGroup extends HttpApiGroup.make("users")
+  .add(
+    HttpApiEndpoint.get("getUser", "/users/:userId")
+      .setPath(Schema.Struct({ userId: Schema.String }))
+      .setUrlParams(
+        Schema.Struct({
+          limit: Schema.optional(
+            Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 1000))
+          )
+        })
+      )
+      .addSuccess(UserLedger)
+      .addError(HttpApiError.NotFound)
+      .annotate(OpenApi.Description, "A user's points balance and latest reward transactions")
+  )
+  .middleware(AdminAuth)
+  .prefix("/api")
+  .annotate(OpenApi.Title, "Users") {}
+
+/** The receiver's typed HTTP contract, apart from the ingest routes (see Ingest/Edge.ts). */
+export class ReceiverApi extends HttpApi.make("receiver")
+  .add(HealthGroup)
+  .add(UsersGroup)
+  .annotate(OpenApi.Title, "MomentScience postback receiver") {}

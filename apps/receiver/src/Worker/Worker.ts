@@ -1,0 +1,213 @@
+import { hostname } from "node:os"
+import { Cause, Context, Duration, Effect, Layer, Metric } from "effect"
+import { ReceiverConfig } from "../Config.ts"
+import { Database, useSql } from "../Db/Database.ts"
+import { RewardPolicy } from "./RewardPolicy.ts"
+import { WakeSignal } from "./WakeSignal.ts"
+import {
+  type ClaimedRow,
+  type Credit,
+  claim,
+  credit,
+  finish,
+  type Settlement,
+  scheduleRetry
+} from "./WorkerSql.ts"
+
+const processed = Metric.counter("receiver_postbacks_processed_total", {
+  description: "Postbacks the worker settled, by final status",
+  incremental: true
+})
+const batchFailures = Metric.counter("receiver_worker_batch_failures_total", {
+  description: "Worker batches that failed and were scheduled for retry",
+  incremental: true
+})
+
+/** What one pass of the worker did. */
+export interface BatchReport {
+  readonly claimed: number
+  readonly credited: number
+  readonly failed: number
+}
+
+/**
+ * Processes the inbox: claims ready postbacks in batches, decides each one's
+ * fate with the reward policy, and writes credits and statuses in one
+ * transaction per batch. Transient failures go back to `pending` with the
+ * retry policy's delay, and to `dead` when it gives up.
+ */
+export class Worker extends Context.Tag("@org/receiver/Worker")<
+  Worker,
+  {
+    readonly id: string
+    /** One claim-and-process pass. */
+    readonly runBatch: Effect.Effect<BatchReport>
+    /** Passes until nothing is ready (tests, the `process` command). */
+    readonly drain: Effect.Effect<number>
+  }
+>() {
+  static readonly make = Effect.gen(function* () {
+    const { sql } = yield* Database
+    const config = yield* ReceiverConfig
+    const policy = yield* RewardPolicy
+    const id = `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`
+    const leaseSeconds = Math.max(1, Math.round(Duration.toSeconds(config.workerLease)))
+
+    const settle = (rows: ReadonlyArray<ClaimedRow>) => {
+      const credits: Array<Credit> = []
+      const settlements: Array<Settlement> = []
+      for (const row of rows) {
+        const decision = policy.decide(row)
+        switch (decision.status) {
+          case "credited":
+            credits.push({
+              postbackId: row.id,
+              userId: decision.userId,
+              points: decision.points,
+              payout: row.payout,
+              explanation: decision.explanation
+            })
+            settlements.push({
+              postbackId: row.id,
+              status: "credited",
+              outcome: decision.explanation,
+              error: null
+            })
+            break
+          case "dead":
+            settlements.push({
+              postbackId: row.id,
+              status: "dead",
+              outcome: null,
+              error: decision.error
+            })
+            break
+          default:
+            settlements.push({
+              postbackId: row.id,
+              status: decision.status,
+              outcome: decision.outcome,
+              error: null
+            })
+        }
+      }
+      return { credits, settlements }
+    }
+
+    const runBatch: Effect.Effect<BatchReport> = Effect.gen(function* () {
+      const rows = yield* useSql("claim postbacks", () =>
+        claim(sql, id, leaseSeconds, config.workerBatchSize)
+      )
+      if (rows.length === 0) return { claimed: 0, credited: 0, failed: 0 }
+      const { credits, settlements } = settle(rows)
+      return yield* useSql("credit postbacks", () =>
+        sql.transaction(async (tx) => {
+          const creditedNow = await credit(tx, id, credits)
+          await finish(tx, id, settlements)
+          return creditedNow.length
+        })
+      ).pipe(
+        Effect.tap(() =>
+          Effect.forEach(settlements, (s) =>
+            Metric.increment(Metric.tagged(processed, "status", s.status))
+          )
+        ),
+        Effect.map((creditedNow) => ({ claimed: rows.length, credited: creditedNow, failed: 0 })),
+        Effect.catchTag("DatabaseError", (error) =>
+          Effect.gen(function* () {
+            yield* Metric.increment(batchFailures)
+            yield* Effect.logWarning("Worker batch failed; scheduling a retry", error.message)
+            yield* useSql("schedule retries", () =>
+              scheduleRetry(
+                sql,
+                id,
+                rows.map((row) => ({
+                  postbackId: row.id,
+                  delaySeconds: policy.retryDelay(row.attempts)
+                })),
+                error.message
+              )
+            ).pipe(
+              // If even that fails the database is gone; the lease brings the rows back.
+              Effect.catchTag("DatabaseError", () => Effect.void)
+            )
+            return { claimed: rows.length, credited: 0, failed: rows.length }
+          })
+        )
+      )
+    }).pipe(
+      Effect.catchTag("DatabaseError", (error) =>
+        Effect.logWarning("Worker could not claim postbacks", error.message).pipe(
+          Effect.as({ claimed: 0, credited: 0, failed: 0 })
+        )
+      ),
+      Effect.withSpan("Worker.runBatch")
+    )
+
+    const drain = Effect.gen(function* () {
+      let total = 0
+      for (;;) {
+        const report = yield* runBatch
+        total += report.claimed
+        if (report.claimed === 0 || report.failed > 0) return total
+      }
+    })
+
+    return { id, runBatch, drain }
+  })
+
+  static readonly layer: Layer.Layer<Worker, never, Database | ReceiverConfig | RewardPolicy> =
+    Layer.effect(Worker, Worker.make)
+}
+
+/**
+ * The worker's loop as a background layer. Each batch is uninterruptible, so
+ * shutdown waits for the batch in hand and then stops; between batches it
+ * sleeps until woken by new postbacks or the poll interval passes.
+ */
+export const WorkerLoopLive: Layer.Layer<
+  never,
+  never,
+  Worker | WakeSignal | Database | ReceiverConfig
+> = Layer.scopedDiscard(
+  Effect.gen(function* () {
+    const config = yield* ReceiverConfig
+    if (!config.workerEnabled) {
+      yield* Effect.logInfo("Worker disabled (WORKER_ENABLED=false)")
+      return
+    }
+    const worker = yield* Worker
+    const wake = yield* WakeSignal
+    const { sql } = yield* Database
+    if (sql.dialect === "postgres") {
+      // Other replicas' ingests reach this worker through NOTIFY.
+      yield* Effect.acquireRelease(
+        useSql("listen", () => sql.listen("postbacks_pending", wake.signal)),
+        (unlisten) => Effect.promise(() => unlisten().catch(() => {}))
+      ).pipe(
+        Effect.catchTag("DatabaseError", (error) =>
+          Effect.logWarning("LISTEN failed; polling only", error.message)
+        )
+      )
+    }
+    const loop = Effect.gen(function* () {
+      for (;;) {
+        const report = yield* Effect.uninterruptible(worker.runBatch)
+        if (report.claimed < config.workerBatchSize || report.failed > 0) {
+          yield* wake.await(config.workerPollInterval)
+        }
+      }
+    }).pipe(
+      Effect.catchAllCause((cause) =>
+        Cause.isInterruptedOnly(cause)
+          ? Effect.void
+          : Effect.logError("Worker loop crashed; restarting", cause).pipe(
+              Effect.zipRight(Effect.sleep(config.workerPollInterval))
+            )
+      ),
+      Effect.forever
+    )
+    yield* Effect.logInfo(`Worker ${worker.id} started`)
+    yield* Effect.forkScoped(loop)
+  })
+)

@@ -1,0 +1,157 @@
+import { describe, expect, it, layer } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+import { ReceiverConfig } from "../src/Config.ts"
+import { Database } from "../src/Db/Database.ts"
+import { GroupCommit } from "../src/Ingest/Batcher.ts"
+import type { InboxRow } from "../src/Ingest/InboxSql.ts"
+import { RewardPolicyLive } from "../src/Worker/Rewards.ts"
+import { Worker } from "../src/Worker/Worker.ts"
+import { claim } from "../src/Worker/WorkerSql.ts"
+import { makeIsolatedPostgres, testDatabases, testDatabaseUrl } from "./support/databases.ts"
+import { testEnv } from "./support/env.ts"
+
+const row = (i: number, overrides: Partial<InboxRow> = {}): InboxRow => ({
+  dedupKey: `w-${i}`,
+  status: "pending",
+  source: "post-json",
+  offerId: `offer-${i % 7}`,
+  advertiserName: "MomentScience",
+  payout: `${i % 50}.${String(i % 100).padStart(2, "0")}`,
+  occurredAt: new Date(Date.UTC(2026, 0, 1, 0, 0, i % 60)).toISOString(),
+  isLoyaltyBoost: true,
+  payload: JSON.stringify({ user_id: `user-${i % 37}` }),
+  userId: `user-${i % 37}`,
+  deliveryCount: 1,
+  ...overrides
+})
+
+/** points = floor(payout × 10), computed here from the text, independently of the converter. */
+const expectedPoints = (payout: string): bigint => {
+  const [whole, fraction = ""] = payout.split(".")
+  return BigInt(whole!) * 10n + BigInt(`${fraction}0`.slice(0, 1))
+}
+
+const insertRows = (rows: ReadonlyArray<InboxRow>) =>
+  Effect.gen(function* () {
+    const { sql } = yield* Database
+    const batcher = new GroupCommit(sql, { maxBatch: 500, maxWaitMs: 1, maxInFlight: 2 })
+    yield* Effect.promise(() => Promise.all(rows.map((r) => batcher.submit(r))))
+    yield* Effect.promise(() => batcher.close())
+  })
+
+const workerLayer = (env: Record<string, string> = {}) =>
+  Worker.layer.pipe(
+    Layer.provide(RewardPolicyLive),
+    Layer.provide(ReceiverConfig.fromRecord(testEnv({ WORKER_BATCH_SIZE: "50", ...env })))
+  )
+
+for (const database of testDatabases) {
+  layer(Layer.provideMerge(workerLayer({ WORKER_LEASE_SECONDS: "1" }), database.layer()), {
+    timeout: 60_000,
+    excludeTestServices: true
+  })(`Worker on ${database.name}`, (it) => {
+    it.effect(
+      "credits every LoyaltyBoost postback exactly once and balances equal the ledger",
+      () =>
+        Effect.gen(function* () {
+          const rows = Array.from({ length: 300 }, (_, i) => row(i))
+          yield* insertRows(rows)
+          const worker = yield* Worker
+          const processed = yield* worker.drain
+          expect(processed).toBe(300)
+          const { sql } = yield* Database
+          const balances = yield* Effect.promise(() =>
+            sql.query<{ user_id: string; balance: string }>(
+              "SELECT user_id, balance::text AS balance FROM accounts ORDER BY user_id"
+            )
+          )
+          const expected = new Map<string, bigint>()
+          for (const r of rows)
+            expected.set(r.userId!, (expected.get(r.userId!) ?? 0n) + expectedPoints(r.payout))
+          expect(Object.fromEntries(balances.map((b) => [b.user_id, BigInt(b.balance)]))).toEqual(
+            Object.fromEntries(expected)
+          )
+          const [ledger] = yield* Effect.promise(() =>
+            sql.query<{ n: string; credited: string }>(
+              "SELECT (SELECT count(*) FROM reward_transactions)::text AS n, (SELECT count(*) FROM postbacks WHERE status = 'credited')::text AS credited"
+            )
+          )
+          expect(ledger).toEqual({ n: "300", credited: "300" })
+        })
+    )
+
+    it.effect("a crashed worker's claim comes back after its lease and is credited once", () =>
+      Effect.gen(function* () {
+        const { sql } = yield* Database
+        yield* insertRows([
+          row(10_000, { dedupKey: "lease-1", userId: "lease-user", payout: "10.00" })
+        ])
+        // A worker claims and dies without finishing.
+        const claimed = yield* Effect.promise(() => claim(sql, "dead-worker", 1, 10))
+        expect(claimed.map((c) => c.userId)).toEqual(["lease-user"])
+        const worker = yield* Worker
+        expect(yield* worker.drain).toBe(0) // still leased
+        yield* Effect.sleep("1200 millis")
+        expect(yield* worker.drain).toBe(1)
+        const [state] = yield* Effect.promise(() =>
+          sql.query<{ status: string; attempts: number; balance: string }>(
+            "SELECT p.status, p.attempts, a.balance::text AS balance FROM postbacks p JOIN accounts a ON a.user_id = p.user_id WHERE p.dedup_key = 'lease-1'"
+          )
+        )
+        expect(state).toEqual({ status: "credited", attempts: 2, balance: "100" })
+      })
+    )
+  })
+}
+
+describe.skipIf(testDatabaseUrl === undefined)("two workers on one PostgreSQL", () => {
+  it.effect(
+    "never claim the same postback: every row is processed once, by one of them",
+    () =>
+      Effect.gen(function* () {
+        const { url } = yield* makeIsolatedPostgres(testDatabaseUrl!)
+        // Two pools, as two receiver processes would have.
+        const one = yield* Layer.build(
+          Layer.provideMerge(workerLayer(), Database.layerPostgres(url, { poolSize: 3 }))
+        )
+        const two = yield* Layer.build(
+          Layer.provideMerge(workerLayer(), Database.layerPostgres(url, { poolSize: 3 }))
+        )
+        const rows = Array.from({ length: 3000 }, (_, i) => row(i, { dedupKey: `pair-${i}` }))
+        yield* insertRows(rows).pipe(Effect.provide(one))
+        const [a, b] = yield* Effect.all(
+          [
+            Effect.flatMap(Worker, (w) => w.drain).pipe(Effect.provide(one)),
+            Effect.flatMap(Worker, (w) => w.drain).pipe(Effect.provide(two))
+          ],
+          { concurrency: 2 }
+        )
+        expect(a + b).toBe(3000)
+        expect(a).toBeGreaterThan(0)
+        expect(b).toBeGreaterThan(0)
+        const { sql } = yield* Effect.provide(Database, one)
+        const [check] = yield* Effect.promise(() =>
+          sql.query<{
+            rows: string
+            once: string
+            transactions: string
+            total: string
+            expected: string
+          }>(
+            `SELECT count(*)::text AS rows,
+                    count(*) FILTER (WHERE attempts = 1 AND status = 'credited')::text AS once,
+                    (SELECT count(DISTINCT postback_id) FROM reward_transactions)::text AS transactions,
+                    (SELECT sum(balance) FROM accounts)::text AS total,
+                    (SELECT sum(points) FROM reward_transactions)::text AS expected
+             FROM postbacks`
+          )
+        )
+        expect(check).toMatchObject({ rows: "3000", once: "3000", transactions: "3000" })
+        expect(check!.total).toBe(check!.expected)
+        expect(BigInt(check!.total)).toBe(
+          rows.reduce((sum, r) => sum + expectedPoints(r.payout), 0n)
+        )
+      }).pipe(Effect.scoped),
+    120_000
+  )
+})
