@@ -1,4 +1,4 @@
-import { Schema } from "effect"
+import { type Effect, ParseResult, Schema, type SchemaAST } from "effect"
 import { Decimal } from "./Decimal.ts"
 
 /** A {@link Decimal} value, as an Effect Schema (the decoded side of payout codecs). */
@@ -32,14 +32,90 @@ export interface Postback {
   readonly payload: { readonly [key: string]: string }
 }
 
-/** The decoded {@link Postback} as a schema of its own (no wire encoding). */
-export const Postback: Schema.Schema<Postback> = Schema.Struct({
-  offerId: Schema.NonEmptyString,
-  advertiserName: Schema.String,
-  payout: DecimalFromSelf.pipe(
-    Schema.filter((payout) => !payout.isNegative() || "payout must not be negative")
-  ),
-  timestamp: Schema.ValidDateFromSelf,
-  isLoyaltyBoost: Schema.Boolean,
-  payload: Schema.Record({ key: Schema.String, value: Schema.String })
-})
+type Field = { readonly [key: string]: unknown }
+
+/** Each bad field of a would-be postback, as `[path, message]`. */
+const problemsOf = (u: Field): Array<readonly [readonly [string, ...Array<string>], string]> => {
+  const problems: Array<readonly [readonly [string, ...Array<string>], string]> = []
+  if (typeof u.offerId !== "string" || u.offerId === "") {
+    problems.push([["offerId"], "expected a non-empty string"])
+  }
+  if (typeof u.advertiserName !== "string") problems.push([["advertiserName"], "expected a string"])
+  if (!Decimal.isDecimal(u.payout)) problems.push([["payout"], "expected a Decimal"])
+  else if (u.payout.isNegative()) problems.push([["payout"], "must not be negative"])
+  if (!(u.timestamp instanceof Date) || Number.isNaN(u.timestamp.getTime())) {
+    problems.push([["timestamp"], "expected a valid Date"])
+  }
+  if (typeof u.isLoyaltyBoost !== "boolean")
+    problems.push([["isLoyaltyBoost"], "expected a boolean"])
+  const payload = u.payload
+  if (typeof payload !== "object" || payload === null || Array.isArray(payload)) {
+    problems.push([["payload"], "expected a record of strings"])
+  } else {
+    for (const key of Object.keys(payload)) {
+      if (typeof (payload as Field)[key] !== "string") {
+        problems.push([["payload", key], "expected a string"])
+      }
+    }
+  }
+  return problems
+}
+
+const validate = (
+  u: unknown,
+  _: SchemaAST.ParseOptions,
+  ast: SchemaAST.Declaration
+): Effect.Effect<Postback, ParseResult.ParseIssue> => {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) {
+    return ParseResult.fail(new ParseResult.Type(ast, u, "expected a Postback object"))
+  }
+  const problems = problemsOf(u as Field)
+  if (problems.length === 0) return ParseResult.succeed(u as Postback)
+  const [first, ...rest] = problems.map(([path, message]) => {
+    let actual: unknown = u
+    for (const key of path) actual = (actual as Field)[key]
+    return new ParseResult.Pointer(path, u, new ParseResult.Type(ast, actual, message))
+  })
+  return ParseResult.fail(
+    rest.length === 0 ? first! : new ParseResult.Composite(ast, u, [first!, ...rest])
+  )
+}
+
+/**
+ * The decoded {@link Postback} as a schema of its own (no wire encoding): the
+ * type side of `PostbackJson` and `PostbackQuery`. It checks a value in place
+ * and keeps it as it is (a `Struct` would copy every postback it decodes),
+ * reporting each bad field: a non-empty `offerId`, a non-negative `Decimal`
+ * payout, a valid `Date`, string payload values.
+ */
+export const Postback: Schema.Schema<Postback> = Schema.declare(
+  [],
+  { decode: () => validate, encode: () => validate },
+  {
+    identifier: "Postback",
+    description: "a decoded MomentScience postback",
+    pretty: () => (postback) =>
+      `Postback(${JSON.stringify({ ...postback, payout: postback.payout.toString() })})`,
+    arbitrary: () => (fc) =>
+      fc.record({
+        offerId: fc.string({ minLength: 1 }),
+        advertiserName: fc.string(),
+        payout: fc
+          .tuple(fc.bigInt({ min: 0n, max: 10n ** 12n - 1n }), fc.integer({ min: 0, max: 4 }))
+          .map(([coefficient, scale]) => Decimal.make(coefficient, scale)),
+        timestamp: fc.date({ noInvalidDate: true }),
+        isLoyaltyBoost: fc.boolean(),
+        payload: fc.dictionary(fc.string(), fc.string())
+      }),
+    equivalence: () => (a, b) =>
+      a.offerId === b.offerId &&
+      a.advertiserName === b.advertiserName &&
+      a.payout.equals(b.payout) &&
+      a.timestamp.getTime() === b.timestamp.getTime() &&
+      a.isLoyaltyBoost === b.isLoyaltyBoost &&
+      Object.keys(a.payload).length === Object.keys(b.payload).length &&
+      Object.keys(a.payload).every(
+        (key) => Object.hasOwn(b.payload, key) && a.payload[key] === b.payload[key]
+      )
+  }
+)

@@ -1,0 +1,33 @@
+import type { Postback } from "./Postback.ts"
+import { wireValue } from "./WireFields.ts"
+
+/**
+ * A stable text identifying a postback, for deduplication: the same for two
+ * deliveries of one postback whatever their wire form (GET, POST, form,
+ * macro template), key order or payload order.
+ *
+ * It is the JSON of the canonical body with the payload's keys sorted (by
+ * UTF-16 code units) and the payout without trailing fractional zeros
+ * (`"2.10"` and `"2.1"` are one amount). Timestamps are UTC with
+ * milliseconds, so `+02:00` and `Z` spellings of one instant agree.
+ * Hash it (e.g. SHA-256) if a fixed length is wanted.
+ *
+ * @example
+ * import { canonicalPostbackKey, parsePostbackJson, parsePostbackQuery } from "@org/postback-schema"
+ *
+ * // '{"offer_id":"1511","advertiser_name":"MomentScience","payout":"2.1","timestamp":"2023-09-20T15:27:40.802Z","is_loyaltyboost":"0","payload":[["session_id","abc"],["user_id","3410444"]]}'
+ */
+export const canonicalPostbackKey = (postback: Postback): string => {
+  const keys = Object.keys(postback.payload).sort()
+  // Entries as [key, value] pairs: a JSON object would list integer-like keys
+  // ("10", "9") in numeric order whatever order they were added in.
+  const payload = keys.map((key) => [key, postback.payload[key]!])
+  return JSON.stringify({
+    offer_id: wireValue(postback, "offer_id"),
+    advertiser_name: wireValue(postback, "advertiser_name"),
+    payout: postback.payout.normalize().toString(),
+    timestamp: wireValue(postback, "timestamp"),
+    is_loyaltyboost: wireValue(postback, "is_loyaltyboost"),
+    payload
+  })
+}

@@ -1,0 +1,74 @@
+import { Schema } from "effect"
+import { postbackQuerySchema } from "./internal/schema.ts"
+import type { Postback } from "./Postback.ts"
+import {
+  DEFAULT_POSTBACK_OPTIONS,
+  type PostbackOptions,
+  resolvePostbackOptions
+} from "./PostbackOptions.ts"
+
+/**
+ * A GET query as the decoders accept it: `URLSearchParams`, or a record of
+ * parameters (a parameter given more than once as an array of its values, as
+ * Hono's `c.req.queries()` gives them). The encoder gives `URLSearchParams`.
+ */
+export type PostbackQueryEncoded =
+  | URLSearchParams
+  | { readonly [name: string]: string | ReadonlyArray<string> }
+
+/**
+ * The GET query schema with the given options (`exclude` names the
+ * parameters that are not part of the postback, such as the receiver's
+ * secret). Throws when an option is invalid.
+ *
+ * @example
+ * import { makePostbackQuery } from "@org/postback-schema"
+ * import { Schema } from "effect"
+ *
+ * const Query = makePostbackQuery({ exclude: ["secret"] })
+ * const postback = Schema.decodeUnknownSync(Query)(new URL(request.url).searchParams)
+ */
+export const makePostbackQuery = (
+  options?: PostbackOptions
+): Schema.Schema<Postback, PostbackQueryEncoded> =>
+  postbackQuerySchema(resolvePostbackOptions(options))
+
+/**
+ * The GET query schema with the default options: the five fields by name,
+ * every other parameter a payload entry, a repeated parameter an error.
+ * Encoding gives `URLSearchParams` (fields first, then the payload) and
+ * fails for a payload key that a query cannot carry (a field's name).
+ *
+ * @example
+ * import { PostbackQuery } from "@org/postback-schema"
+ * import { Schema } from "effect"
+ *
+ * const postback = Schema.decodeUnknownSync(PostbackQuery)(
+ *   new URLSearchParams("payout=2.10&timestamp=2023-09-20T15:27:40.802Z&offer_id=1511&advertiser_name=MomentScience&is_loyaltyboost=0&user_id=3410444")
+ * )
+ * postback.payload // { user_id: "3410444" }
+ */
+export const PostbackQuery: Schema.Schema<Postback, PostbackQueryEncoded> =
+  postbackQuerySchema(DEFAULT_POSTBACK_OPTIONS)
+
+/** {@link PostbackQuery} as a Standard Schema (v1), e.g. for Hono's `sValidator("query", ...)`. */
+export const PostbackQueryStandardSchema: ReturnType<
+  typeof Schema.standardSchemaV1<Postback, PostbackQueryEncoded>
+> = Schema.standardSchemaV1(PostbackQuery)
+
+const encodeQuery = Schema.encodeSync(PostbackQuery)
+
+/**
+ * The GET query of a postback, as a sender sends it: the five fields in their
+ * canonical text, then the payload entries. Throws a `ParseError` naming the
+ * field when the postback is invalid or a payload key is a field's name.
+ *
+ * @example
+ * import { Decimal, encodePostbackQuery } from "@org/postback-schema"
+ *
+ * const url = new URL("https://publisher.example/postbacks")
+ * url.search = encodePostbackQuery(postback).toString()
+ * // ?offer_id=1511&advertiser_name=MomentScience&payout=2.10&timestamp=2023-09-20T15%3A27%3A40.802Z&is_loyaltyboost=0&user_id=3410444
+ */
+export const encodePostbackQuery = (postback: Postback): URLSearchParams =>
+  encodeQuery(postback) as URLSearchParams
