@@ -154,6 +154,12 @@ describe("parseTemplate", () => {
         /invalid macro name "user id": " " is not allowed/
       ],
       ["invalid name with emoji", "https://h/pb?a={😀}", [16], /"😀" is not allowed/],
+      [
+        "malformed macro in the host, reported once",
+        "https://{a b}.example/",
+        [10],
+        /invalid macro name "a b"/
+      ],
       ["macro in the scheme", "{scheme}://h/pb", [0], /not allowed in the scheme/],
       ["macro in the host", "https://{host}.example/pb", [8], /not allowed in the host or port/],
       ["macro in the port", "https://h.example:{port}/pb", [18], /not allowed in the host or port/],

@@ -40,6 +40,14 @@ const quote = (text: string): string => JSON.stringify(text)
 const lex = (source: string, problems: Array<TemplateProblem>): Array<Span> => {
   const spans: Array<Span> = []
   const length = source.length
+  // The balanced "}" of each "{" (-1 when none), in one pass, so that telling
+  // nested from unclosed braces stays linear even on text full of braces.
+  const closing = new Int32Array(length).fill(-1)
+  const open: Array<number> = []
+  for (let j = 0; j < length; j++) {
+    if (source[j] === "{") open.push(j)
+    else if (source[j] === "}" && open.length > 0) closing[open.pop()!] = j
+  }
   let i = 0
   while (i < length) {
     const char = source[i]
@@ -76,18 +84,9 @@ const lex = (source: string, problems: Array<TemplateProblem>): Array<Span> => {
       i = close + 1
       continue
     }
-    // Another "{" (or the end) before any "}". If the braces from here on
-    // balance back to zero, the inner one is a nested macro; otherwise this
-    // "{" is simply never closed.
-    let depth = 0
-    let end = -1
-    for (let j = i; j < length; j++) {
-      if (source[j] === "{") depth++
-      else if (source[j] === "}" && --depth === 0) {
-        end = j + 1
-        break
-      }
-    }
+    // Another "{" (or the end) before any "}". If this "{" has a balanced
+    // "}", the inner one is a nested macro; otherwise it is never closed.
+    const end = closing[i]! === -1 ? -1 : closing[i]! + 1
     if (close < length && end !== -1) {
       problems.push({
         position: close,
@@ -261,8 +260,19 @@ export const parse = (source: string): ParseResult => {
     }
     masked = out + source.slice(last)
   }
-  const spansIn = (start: number, end: number): Array<Span> =>
-    spans.filter((span) => span.start >= start && span.start < end)
+  // Spans are in order: binary search keeps this cheap on templates with many macros.
+  const spansIn = (start: number, end: number): Array<Span> => {
+    let low = 0
+    let high = spans.length
+    while (low < high) {
+      const middle = (low + high) >>> 1
+      if (spans[middle]!.start < start) low = middle + 1
+      else high = middle
+    }
+    const found: Array<Span> = []
+    for (let k = low; k < spans.length && spans[k]!.start < end; k++) found.push(spans[k]!)
+    return found
+  }
   const firstOf = (chars: string, from: number): number => {
     for (let i = from; i < length; i++) if (chars.includes(masked[i]!)) return i
     return length
@@ -278,6 +288,7 @@ export const parse = (source: string): ParseResult => {
   const schemeText = colon > 0 ? masked.slice(0, colon) : ""
   const schemeSpans = colon > 0 && (slash === -1 || colon < slash) ? spansIn(0, colon) : []
   for (const span of schemeSpans) {
+    if (span.name === undefined) continue // already reported as malformed
     problems.push({
       position: span.start,
       message: `macro ${source.slice(span.start, span.end)} is not allowed in the scheme`
@@ -310,6 +321,7 @@ export const parse = (source: string): ParseResult => {
   const authoritySpans = spansIn(authorityStart, authorityEnd)
   let origin = `${scheme}://`
   for (const span of authoritySpans) {
+    if (span.name === undefined) continue // already reported as malformed
     problems.push({
       position: span.start,
       message: `macro ${source.slice(span.start, span.end)} is not allowed in the host or port: macros go in the path, query values or fragment`
@@ -350,7 +362,19 @@ export const parse = (source: string): ParseResult => {
     where: string,
     table: ReadonlyArray<string | undefined> = LITERAL_TABLE
   ): { readonly span: Span | undefined; readonly prefix: string; readonly suffix: string } => {
-    const inside = spansIn(start, end)
+    const all = spansIn(start, end)
+    const inside = all.filter((span) => span.name !== undefined)
+    if (inside.length < all.length) {
+      // A malformed macro is already reported and the template refused: just
+      // check the literal text between the braces.
+      let from = start
+      for (const span of all) {
+        literalText(source, from, span.start, problems, table)
+        from = span.end
+      }
+      literalText(source, from, end, problems, table)
+      return { span: undefined, prefix: "", suffix: "" }
+    }
     const first = inside[0]
     for (const extra of inside.slice(1)) {
       problems.push({
@@ -484,6 +508,7 @@ export const parse = (source: string): ParseResult => {
         if (equals >= pieceEnd) equals = -1
         const nameEnd = equals === -1 ? pieceEnd : equals
         for (const span of spansIn(pieceStart, nameEnd)) {
+          if (span.name === undefined) continue // already reported as malformed
           problems.push({
             position: span.start,
             message: `macro ${source.slice(span.start, span.end)} is not allowed in a query parameter name: write name=${source.slice(span.start, span.end)}`
