@@ -1,5 +1,5 @@
-import { Schema } from "effect"
-import { postbackJsonSchema } from "./internal/schema.ts"
+import { ParseResult, Schema } from "effect"
+import { encodedOrThrow, postbackJsonSchema } from "./internal/schema.ts"
 import type { Postback } from "./Postback.ts"
 import {
   DEFAULT_POSTBACK_OPTIONS,
@@ -95,12 +95,12 @@ export const PostbackJsonStandardSchema: ReturnType<
   typeof Schema.standardSchemaV1<Postback, PostbackJsonEncoded>
 > = Schema.standardSchemaV1(PostbackJson)
 
-const encodeJson = Schema.encodeSync(PostbackJson)
+const encodeJson = ParseResult.encodeEither(PostbackJson, { errors: "all" })
 
 /**
  * The POST body of a postback, as a sender sends it: every field in its
  * canonical text (`payout` keeps its digits, `"2.10"`; `timestamp` in UTC
- * with milliseconds). Throws a `ParseError` naming the field when the
+ * with milliseconds). Throws a `TypeError` naming the field when the
  * postback is invalid (an empty `offerId`, a negative `payout`, an invalid
  * `Date`).
  *
@@ -118,4 +118,4 @@ const encodeJson = Schema.encodeSync(PostbackJson)
  * // {"offer_id":"1511","advertiser_name":"MomentScience","payout":"2.10",...}
  */
 export const encodePostbackJson = (postback: Postback): PostbackWire =>
-  encodeJson(postback) as PostbackWire
+  encodedOrThrow(encodeJson(postback)) as PostbackWire

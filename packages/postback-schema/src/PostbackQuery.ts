@@ -1,5 +1,5 @@
-import { Schema } from "effect"
-import { postbackQuerySchema } from "./internal/schema.ts"
+import { ParseResult, Schema } from "effect"
+import { encodedOrThrow, postbackQuerySchema } from "./internal/schema.ts"
 import type { Postback } from "./Postback.ts"
 import {
   DEFAULT_POSTBACK_OPTIONS,
@@ -56,11 +56,11 @@ export const PostbackQueryStandardSchema: ReturnType<
   typeof Schema.standardSchemaV1<Postback, PostbackQueryEncoded>
 > = Schema.standardSchemaV1(PostbackQuery)
 
-const encodeQuery = Schema.encodeSync(PostbackQuery)
+const encodeQuery = ParseResult.encodeEither(PostbackQuery, { errors: "all" })
 
 /**
  * The GET query of a postback, as a sender sends it: the five fields in their
- * canonical text, then the payload entries. Throws a `ParseError` naming the
+ * canonical text, then the payload entries. Throws a `TypeError` naming the
  * field when the postback is invalid or a payload key is a field's name.
  *
  * @example
@@ -71,4 +71,4 @@ const encodeQuery = Schema.encodeSync(PostbackQuery)
  * // ?offer_id=1511&advertiser_name=MomentScience&payout=2.10&timestamp=2023-09-20T15%3A27%3A40.802Z&is_loyaltyboost=0&user_id=3410444
  */
 export const encodePostbackQuery = (postback: Postback): URLSearchParams =>
-  encodeQuery(postback) as URLSearchParams
+  encodedOrThrow(encodeQuery(postback)) as URLSearchParams

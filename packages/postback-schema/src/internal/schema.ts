@@ -2,8 +2,9 @@
 // issues as `ParseIssue`s, the encoders (printing through `wireValue`), and the
 // JSON Schema of the POST body, written next to the rules it describes
 // (./fields.ts) and checked against them in the tests.
-import { ParseResult, Schema, type SchemaAST } from "effect"
+import { type Either, ParseResult, Schema, type SchemaAST } from "effect"
 import { Postback } from "../Postback.ts"
+import { formatPostbackIssues, issuesFromParseIssue } from "../PostbackDecodeError.ts"
 import type { PostbackJsonEncoded, PostbackWire } from "../PostbackJson.ts"
 import type { ResolvedPostbackOptions } from "../PostbackOptions.ts"
 import type { PostbackQueryEncoded } from "../PostbackQuery.ts"
@@ -22,6 +23,14 @@ export const toParseIssue = (
     return head === undefined ? type : new ParseResult.Pointer([head, ...tail], input, type)
   })
   return rest.length === 0 ? first! : new ParseResult.Composite(ast, input, [first!, ...rest])
+}
+
+/** The encoded value, or a `TypeError` listing every problem as the decoders would. */
+export const encodedOrThrow = <A>(encoded: Either.Either<A, ParseResult.ParseIssue>): A => {
+  if (encoded._tag === "Right") return encoded.right
+  throw new TypeError(
+    `cannot encode the postback: ${formatPostbackIssues(issuesFromParseIssue(encoded.left))}`
+  )
 }
 
 /** The JSON Schema (draft 7) of a POST body the decoder accepts with options `o`. */

@@ -1,0 +1,84 @@
+import { describe, expect, it } from "@effect/vitest"
+import { FastCheck as fc } from "effect"
+import {
+  canonicalPostbackKey,
+  encodePostbackJson,
+  encodePostbackQuery,
+  type Postback,
+  type PostbackResult,
+  parsePostbackJson,
+  parsePostbackQuery
+} from "../src/index.ts"
+import { docsPostback, postbackArb } from "./arbitraries.ts"
+
+const postbackOf = (result: PostbackResult): Postback => {
+  if (!result.ok) throw new Error(JSON.stringify(result.errors))
+  return result.postback
+}
+
+describe("canonicalPostbackKey", () => {
+  it("is the canonical body with sorted payload entries and a normalized payout", () => {
+    expect(canonicalPostbackKey(postbackOf(parsePostbackJson(docsPostback)))).toBe(
+      '{"offer_id":"1511","advertiser_name":"MomentScience","payout":"2.1","timestamp":"2023-09-20T15:27:40.802Z","is_loyaltyboost":"0","payload":[["session_id","abc123"],["user_id","3410444"]]}'
+    )
+  })
+
+  it("is the same for one postback sent as GET, POST, form or reordered JSON", () => {
+    const deliveries = [
+      parsePostbackJson(docsPostback),
+      parsePostbackJson({
+        payload: { user_id: 3410444, session_id: "abc123" },
+        is_loyaltyboost: 0,
+        timestamp: "2023-09-20T17:27:40.802+02:00",
+        payout: 2.1,
+        advertiser_name: "MomentScience",
+        offer_id: 1511
+      }),
+      parsePostbackQuery(
+        "session_id=abc123&payout=2.10&user_id=3410444&timestamp=2023-09-20T15%3A27%3A40.802Z&offer_id=1511&advertiser_name=MomentScience&is_loyaltyboost=0"
+      )
+    ]
+    const keys = new Set(deliveries.map((result) => canonicalPostbackKey(postbackOf(result))))
+    expect(keys.size).toBe(1)
+  })
+
+  it("tells apart postbacks that differ in any field", () => {
+    const base = postbackOf(parsePostbackJson(docsPostback))
+    const variants: ReadonlyArray<Postback> = [
+      { ...base, offerId: "1512" },
+      { ...base, advertiserName: "Other" },
+      { ...base, payout: base.payout.add(base.payout) },
+      { ...base, timestamp: new Date(base.timestamp.getTime() + 1) },
+      { ...base, isLoyaltyBoost: true },
+      { ...base, payload: { ...base.payload, user_id: "3410445" } },
+      { ...base, payload: { ...base.payload, extra: "" } },
+      // Integer-like keys, which a JSON object would reorder.
+      { ...base, payload: { "10": "a", "9": "b" } },
+      { ...base, payload: { "10": "b", "9": "a" } }
+    ]
+    const keys = new Set([base, ...variants].map(canonicalPostbackKey))
+    expect(keys.size).toBe(variants.length + 1)
+  })
+
+  it.prop(
+    "does not depend on the wire form or the payload's order",
+    [postbackArb, fc.integer()],
+    ([postback, seed]) => {
+      const entries = Object.entries(postback.payload)
+      const shuffled = fc.sample(fc.shuffledSubarray(entries, { minLength: entries.length }), {
+        seed,
+        numRuns: 1
+      })[0]!
+      const viaJson = postbackOf(
+        parsePostbackJson(JSON.parse(JSON.stringify(encodePostbackJson(postback))))
+      )
+      const viaQuery = postbackOf(parsePostbackQuery(encodePostbackQuery(postback).toString()))
+      const reordered = { ...postback, payload: Object.fromEntries(shuffled) }
+      const key = canonicalPostbackKey(postback)
+      expect(canonicalPostbackKey(viaJson)).toBe(key)
+      expect(canonicalPostbackKey(viaQuery)).toBe(key)
+      expect(canonicalPostbackKey(reordered)).toBe(key)
+    },
+    { fastCheck: { numRuns: 200 } }
+  )
+})
