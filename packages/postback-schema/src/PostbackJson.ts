@@ -57,9 +57,8 @@ export const makePostbackJson = (
 
 /**
  * The POST body schema with the default guard rails (see `PostbackOptions`):
- * `Schema.decodeUnknown(PostbackJson)(JSON.parse(body))`. Decoding reports
- * every problem when run with `{ errors: "all" }`; the plain
- * {@link parsePostbackJson} always does.
+ * `Schema.decodeUnknown(PostbackJson)(JSON.parse(body))`. A failure lists
+ * every problem, each at its field's path (`payout`, `payload.user_id`).
  *
  * @example
  * import { PostbackJson } from "@org/postback-schema"

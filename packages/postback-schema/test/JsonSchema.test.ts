@@ -53,9 +53,9 @@ describe("postback.schema.json", () => {
     [postbackArb],
     ([postback]) => {
       const body = encodePostbackJson(postback)
-      expect(pattern(schema.properties["payout"]).test(body.payout)).toBe(true)
-      expect(pattern(schema.properties["timestamp"]).test(body.timestamp)).toBe(true)
-      const keys = new RegExp(schema.properties["payload"]!.propertyNames!.pattern)
+      expect(pattern(schema.properties.payout).test(body.payout)).toBe(true)
+      expect(pattern(schema.properties.timestamp).test(body.timestamp)).toBe(true)
+      const keys = new RegExp(schema.properties.payload!.propertyNames!.pattern)
       for (const key of Object.keys(body.payload)) expect(keys.test(key)).toBe(true)
     },
     { fastCheck: { numRuns: 200 } }
@@ -67,8 +67,8 @@ describe("postback.schema.json", () => {
     ([payout, timestamp]) => {
       const decoded = parsePostbackJson({ ...docsPostback, payout, timestamp })
       const paths = decoded.ok ? [] : decoded.errors.map((e) => e.path)
-      if (!pattern(schema.properties["payout"]).test(payout)) expect(paths).toContain("payout")
-      if (!pattern(schema.properties["timestamp"]).test(timestamp))
+      if (!pattern(schema.properties.payout).test(payout)) expect(paths).toContain("payout")
+      if (!pattern(schema.properties.timestamp).test(timestamp))
         expect(paths).toContain("timestamp")
     },
     { fastCheck: { numRuns: 300 } }
