@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-import { NodeRuntime } from "@effect/platform-node"
-import { Layer } from "effect"
-import { HttpLive } from "./Http.ts"
+import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import { Effect } from "effect"
+import { run } from "./Cli.ts"
 
-HttpLive.pipe(Layer.launch, NodeRuntime.runMain)
+run(process.argv).pipe(Effect.provide(NodeContext.layer), NodeRuntime.runMain)

@@ -1,0 +1,70 @@
+import { HttpServer } from "@effect/platform"
+import { Console, Effect, Layer, Option, Redacted } from "effect"
+import { ReceiverConfig } from "./Config.ts"
+import { INGEST_PATH } from "./Ingest/Edge.ts"
+import { Secrets } from "./Secrets.ts"
+
+/** The GET URL with every MomentScience macro, for senders that cannot POST. */
+export const macroQuery = (userIdKey: string): string =>
+  [
+    "offer_id={offer_id}",
+    "advertiser_name={advertiser_name}",
+    "payout={payout}",
+    "timestamp={timestamp}",
+    "is_loyaltyboost={is_loyaltyboost}",
+    `${userIdKey}={${userIdKey}}`
+  ].join("&")
+
+/**
+ * Tells the operator what to paste into the MomentScience dashboard. The
+ * secret itself is printed only on the start that generated it (to the
+ * terminal, not through the logger); afterwards it is read from the file.
+ */
+export const AnnounceLive: Layer.Layer<
+  never,
+  never,
+  ReceiverConfig | Secrets | HttpServer.HttpServer
+> = Layer.effectDiscard(
+  Effect.gen(function* () {
+    const config = yield* ReceiverConfig
+    const secrets = yield* Secrets
+    const server = yield* HttpServer.HttpServer
+    const port = server.address._tag === "TcpAddress" ? server.address.port : config.port
+    const base = Option.match(config.publicUrl, {
+      onNone: () => `http://localhost:${port}`,
+      onSome: (url) => url.toString().replace(/\/+$/, "")
+    })
+    const shown = secrets.generated.postbackSecret
+      ? Redacted.value(secrets.postbackSecret)
+      : `<${config.secretParam} from POSTBACK_SECRET or ${secrets.file}>`
+    const url = `${base}${INGEST_PATH}?${config.secretParam}=${shown}`
+    const lines = [
+      "",
+      "Postback URL for the MomentScience dashboard:",
+      `  POST (recommended): ${url}`,
+      `  GET with macros:    ${url}&${macroQuery(config.userIdKey)}`
+    ]
+    if (secrets.generated.postbackSecret) {
+      lines.push(
+        `  (a new secret was generated and kept in ${secrets.file}; set POSTBACK_SECRET to choose your own)`
+      )
+    }
+    if (secrets.generated.adminToken) {
+      lines.push(
+        "",
+        `Admin API token (Authorization: Bearer ...): ${Redacted.value(secrets.adminToken)}`,
+        `  (kept in ${secrets.file}; set ADMIN_TOKEN to choose your own)`
+      )
+    }
+    if (
+      Option.isSome(config.databaseUrl) &&
+      (secrets.generated.postbackSecret || secrets.generated.adminToken)
+    ) {
+      lines.push(
+        "",
+        "Running several replicas? Set POSTBACK_SECRET and ADMIN_TOKEN explicitly so that they all share them."
+      )
+    }
+    yield* Console.log(lines.join("\n"))
+  })
+)

@@ -1,0 +1,33 @@
+import { Layer } from "effect"
+import { AnnounceLive } from "./Announce.ts"
+import type { ReceiverConfig } from "./Config.ts"
+import { Database } from "./Db/Database.ts"
+import { HttpAppLive, ServerLive } from "./Http.ts"
+import { IngestBatcher } from "./Ingest/Batcher.ts"
+import { PostbackDecoder } from "./Ingest/Decoder.ts"
+import { IngestEdge } from "./Ingest/Edge.ts"
+import { Secrets } from "./Secrets.ts"
+import { RewardPolicyLive } from "./Worker/Rewards.ts"
+import { WakeSignal } from "./Worker/WakeSignal.ts"
+import { Worker, WorkerLoopLive } from "./Worker/Worker.ts"
+
+/**
+ * The whole receiver on a given database: the HTTP server (ingest edge and
+ * admin API), the worker loop, and the services under them, each built once.
+ * Its services stay visible to whoever provides it (tests read the database
+ * and the server's address through them).
+ */
+export const makeReceiver = <E>(database: Layer.Layer<Database, E, ReceiverConfig>) => {
+  const base = Layer.mergeAll(WakeSignal.layer, Secrets.layer).pipe(Layer.provideMerge(database))
+  const services = Layer.mergeAll(
+    IngestBatcher.layer,
+    PostbackDecoder.layer,
+    RewardPolicyLive
+  ).pipe(Layer.provideMerge(base))
+  const edge = Layer.mergeAll(IngestEdge.layer, Worker.layer).pipe(Layer.provideMerge(services))
+  const server = ServerLive.pipe(Layer.provideMerge(edge))
+  return Layer.mergeAll(HttpAppLive, WorkerLoopLive, AnnounceLive).pipe(Layer.provideMerge(server))
+}
+
+/** The receiver on the database its configuration names (PostgreSQL or PGlite). */
+export const ReceiverLive = makeReceiver(Database.layer)

@@ -1,0 +1,27 @@
+import { Command } from "@effect/cli"
+import { Effect, Layer } from "effect"
+import { ReceiverLive } from "./App.ts"
+import { ReceiverConfig } from "./Config.ts"
+import { Database } from "./Db/Database.ts"
+
+const serveReceiver = Layer.launch(ReceiverLive.pipe(Layer.provide(ReceiverConfig.layer)))
+
+const serve = Command.make("serve", {}, () => serveReceiver).pipe(
+  Command.withDescription("Start the receiver: HTTP ingest, worker and admin API (the default)")
+)
+
+const migrate = Command.make("migrate", {}, () =>
+  Effect.gen(function* () {
+    // Opening the database applies pending migrations (in a transaction,
+    // under an advisory lock on PostgreSQL).
+    yield* Database
+    yield* Effect.logInfo("Database schema is up to date")
+  }).pipe(Effect.provide(Database.layer.pipe(Layer.provide(ReceiverConfig.layer))))
+).pipe(Command.withDescription("Apply database migrations and exit"))
+
+export const receiver = Command.make("receiver", {}, () => serveReceiver).pipe(
+  Command.withDescription("MomentScience postback receiver"),
+  Command.withSubcommands([serve, migrate])
+)
+
+export const run = Command.run(receiver, { name: "receiver", version: "0.0.0" })

@@ -1,0 +1,166 @@
+import { mkdtempSync } from "node:fs"
+import { connect, createServer, type Server, type Socket } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { HttpServer } from "@effect/platform"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+import { makeReceiver } from "../src/App.ts"
+import { ReceiverConfig } from "../src/Config.ts"
+import { Database } from "../src/Db/Database.ts"
+import { makeIsolatedPostgres, testDatabaseUrl } from "./support/databases.ts"
+import { TEST_ADMIN_TOKEN, TEST_SECRET, testEnv } from "./support/env.ts"
+import { startReceiverProcess } from "./support/process.ts"
+import { eventually } from "./support/receiver.ts"
+
+const postback = (baseUrl: string, user: string, offer = "1511") =>
+  fetch(`${baseUrl}/postbacks?secret=${TEST_SECRET}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      offer_id: offer,
+      advertiser_name: "MomentScience",
+      payout: "3.00",
+      timestamp: "2023-09-20T15:27:40.802Z",
+      is_loyaltyboost: "1",
+      payload: { user_id: user }
+    })
+  }).then((r) => r.status)
+
+const balanceOf = async (baseUrl: string, user: string): Promise<number | undefined> => {
+  const response = await fetch(`${baseUrl}/api/users/${user}`, {
+    headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` }
+  })
+  return response.status === 200
+    ? ((await response.json()) as { balance: number }).balance
+    : undefined
+}
+
+const storage = [
+  {
+    name: "pglite",
+    env: (): Record<string, string> => ({
+      RECEIVER_DATA_DIR: mkdtempSync(join(tmpdir(), "receiver-kill-"))
+    })
+  },
+  ...(testDatabaseUrl === undefined ? [] : [{ name: "postgres", env: undefined }])
+]
+
+for (const store of storage) {
+  describe(`crash between ack and processing (${store.name})`, () => {
+    it.live(
+      "a postback acknowledged by a process killed before processing is credited after restart",
+      () =>
+        Effect.gen(function* () {
+          const env =
+            store.env === undefined
+              ? { DATABASE_URL: (yield* makeIsolatedPostgres(testDatabaseUrl!)).url }
+              : store.env()
+          const users = Array.from({ length: 40 }, (_, i) => `killed-${i}`)
+          const first = yield* startReceiverProcess({ ...env, WORKER_ENABLED: "false" })
+          const statuses = yield* Effect.promise(() =>
+            Promise.all(users.map((u) => postback(first.baseUrl, u)))
+          )
+          expect(statuses).toEqual(users.map(() => 200))
+          first.child.kill("SIGKILL")
+          expect(yield* Effect.promise(() => first.exited)).toBe("SIGKILL")
+
+          const second = yield* startReceiverProcess({ ...env, WORKER_ENABLED: "true" })
+          const balances = yield* eventually(async () => {
+            const all = await Promise.all(users.map((u) => balanceOf(second.baseUrl, u)))
+            return all.every((b) => b !== undefined) ? all : undefined
+          }, 30_000)
+          expect(balances).toEqual(users.map(() => 30))
+
+          // SIGTERM: a graceful stop, exit code 0
+          second.child.kill("SIGTERM")
+          expect(yield* Effect.promise(() => second.exited)).toBe(0)
+        }).pipe(Effect.scoped),
+      120_000
+    )
+  })
+}
+
+/** A TCP proxy in front of PostgreSQL that the test can cut and restore. */
+const makeProxy = (target: URL) =>
+  Effect.acquireRelease(
+    Effect.promise(async () => {
+      const sockets = new Set<Socket>()
+      let server: Server | undefined
+      let port = 0
+      const start = () =>
+        new Promise<void>((resolve) => {
+          server = createServer((client) => {
+            const upstream = connect(Number(target.port || 5432), target.hostname)
+            sockets.add(client)
+            sockets.add(upstream)
+            client.pipe(upstream).pipe(client)
+            const drop = () => {
+              client.destroy()
+              upstream.destroy()
+              sockets.delete(client)
+              sockets.delete(upstream)
+            }
+            client.on("error", drop).on("close", drop)
+            upstream.on("error", drop).on("close", drop)
+          })
+          server.listen(port, "127.0.0.1", () => {
+            port = (server!.address() as { port: number }).port
+            resolve()
+          })
+        })
+      const stop = () =>
+        new Promise<void>((resolve) => {
+          for (const socket of sockets) socket.destroy()
+          sockets.clear()
+          server?.close(() => resolve())
+        })
+      await start()
+      return { port: () => port, start, stop }
+    }),
+    (proxy) => Effect.promise(() => proxy.stop())
+  )
+
+describe.skipIf(testDatabaseUrl === undefined)("database outage", () => {
+  it.live(
+    "answers 503, never 200, while PostgreSQL is unreachable, and recovers when it is back",
+    () =>
+      Effect.gen(function* () {
+        const { url } = yield* makeIsolatedPostgres(testDatabaseUrl!)
+        const target = new URL(url)
+        const proxy = yield* makeProxy(target)
+        const viaProxy = new URL(url)
+        viaProxy.port = String(proxy.port())
+        const context = yield* Layer.build(
+          makeReceiver(Database.layerPostgres(viaProxy.toString(), { poolSize: 4 })).pipe(
+            Layer.provide(ReceiverConfig.fromRecord(testEnv({ DATABASE_POOL_SIZE: "4" })))
+          )
+        )
+        const server = yield* Effect.provide(HttpServer.HttpServer, context)
+        const baseUrl = `http://127.0.0.1:${server.address._tag === "TcpAddress" ? server.address.port : 0}`
+
+        expect(yield* Effect.promise(() => postback(baseUrl, "outage-before"))).toBe(200)
+        yield* Effect.promise(() => proxy.stop())
+        const during = yield* Effect.promise(() =>
+          Promise.all(Array.from({ length: 10 }, (_, i) => postback(baseUrl, `outage-during-${i}`)))
+        )
+        expect(during).toEqual(Array(10).fill(503))
+        expect((yield* Effect.promise(() => fetch(`${baseUrl}/readyz`))).status).toBe(503)
+
+        yield* Effect.promise(() => proxy.start())
+        const after = yield* eventually(async () => {
+          const status = await postback(baseUrl, "outage-after")
+          return status === 200 ? status : undefined
+        }, 20_000)
+        expect(after).toBe(200)
+        // the retried deliveries of the outage are accepted now, and credited
+        const retried = yield* Effect.promise(() =>
+          Promise.all(Array.from({ length: 10 }, (_, i) => postback(baseUrl, `outage-during-${i}`)))
+        )
+        expect(retried).toEqual(Array(10).fill(200))
+        const balance = yield* eventually(() => balanceOf(baseUrl, "outage-during-9"), 20_000)
+        expect(balance).toBe(30)
+      }).pipe(Effect.scoped),
+    120_000
+  )
+})
