@@ -96,16 +96,27 @@ export const Postback: Schema.Schema<Postback> = Schema.declare(
     description: "a decoded MomentScience postback",
     pretty: () => (postback) =>
       `Postback(${JSON.stringify({ ...postback, payout: postback.payout.toString() })})`,
+    // Postbacks that the wire forms carry with the default options.
     arbitrary: () => (fc) =>
       fc.record({
-        offerId: fc.string({ minLength: 1 }),
-        advertiserName: fc.string(),
+        offerId: fc.string({ minLength: 1, maxLength: 24 }),
+        advertiserName: fc.string({ maxLength: 40 }),
         payout: fc
           .tuple(fc.bigInt({ min: 0n, max: 10n ** 12n - 1n }), fc.integer({ min: 0, max: 4 }))
           .map(([coefficient, scale]) => Decimal.make(coefficient, scale)),
-        timestamp: fc.date({ noInvalidDate: true }),
+        timestamp: fc.date({
+          min: new Date("0000-01-01T00:00:00.000Z"),
+          max: new Date("9999-12-31T23:59:59.999Z"),
+          noInvalidDate: true
+        }),
         isLoyaltyBoost: fc.boolean(),
-        payload: fc.dictionary(fc.string(), fc.string())
+        payload: fc.dictionary(
+          fc.stringMatching(/^[A-Za-z0-9_.-]{1,24}$/),
+          fc.string({ maxLength: 40 }),
+          {
+            maxKeys: 10
+          }
+        )
       }),
     equivalence: () => (a, b) =>
       a.offerId === b.offerId &&

@@ -1,11 +1,12 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit } from "effect"
+import { Effect, Exit, FastCheck as fc } from "effect"
 import {
   decodeRequest,
   makePostbackParser,
   PostbackDecodeError,
   type PostbackResult,
-  parsePostbackRequest
+  parsePostbackRequest,
+  postbackParserFor
 } from "../src/index.ts"
 import { docsGetUrl, docsPostback } from "./arbitraries.ts"
 
@@ -173,6 +174,49 @@ describe("decodeRequest", () => {
   )
 })
 
+describe("decodeRequest with junk", () => {
+  const requestArb = fc.record({
+    method: fc.constantFrom("GET", "POST", "PUT", "HEAD"),
+    contentType: fc.option(
+      fc.constantFrom(
+        "application/json",
+        "application/x-www-form-urlencoded",
+        "text/plain",
+        "application/merge-patch+json",
+        "multipart/form-data; boundary=x",
+        "application/json; charset=latin1"
+      ),
+      { nil: undefined }
+    ),
+    query: fc.string({ unit: "binary", maxLength: 60 }),
+    body: fc.oneof(
+      fc.string({ unit: "binary", maxLength: 200 }),
+      fc.json(),
+      fc.uint8Array({ maxLength: 64 }).map((bytes) => new TextDecoder().decode(bytes))
+    )
+  })
+
+  it.effect.prop(
+    "never dies: a postback or a PostbackDecodeError",
+    [requestArb],
+    ([{ method, contentType, query, body }]) =>
+      Effect.gen(function* () {
+        const request = new Request(`${URL_BASE}?${encodeURI(query)}`, {
+          method,
+          ...(method === "GET" || method === "HEAD" ? {} : { body }),
+          headers: contentType === undefined ? {} : { "content-type": contentType }
+        })
+        const exit = yield* Effect.exit(decodeRequest(request, { exclude: ["secret"] }))
+        if (Exit.isFailure(exit)) {
+          expect(exit.cause._tag).toBe("Fail")
+          if (exit.cause._tag === "Fail")
+            expect(exit.cause.error).toBeInstanceOf(PostbackDecodeError)
+        }
+      }),
+    { fastCheck: { numRuns: 300 } }
+  )
+})
+
 describe("parsePostbackRequest", () => {
   it("resolves to the postback or the problems, never rejecting", async () => {
     const ok = await parsePostbackRequest(json(docsPostback))
@@ -187,6 +231,16 @@ describe("parsePostbackRequest", () => {
       "timestamp",
       "is_loyaltyboost"
     ])
+  })
+
+  it("caches parsers by the options' content", () => {
+    expect(postbackParserFor({ exclude: ["secret"] })).toBe(
+      postbackParserFor({ exclude: ["secret"] })
+    )
+    expect(postbackParserFor({ payloadKeyPattern: /^a$/ })).not.toBe(
+      postbackParserFor({ payloadKeyPattern: /^b$/ })
+    )
+    expect(postbackParserFor()).toBe(postbackParserFor(undefined))
   })
 
   it("shares one parser per set of options", async () => {
