@@ -50,7 +50,7 @@ export interface ResolvedPostbackOptions {
 }
 
 /** The defaults of every {@link PostbackOptions} field. */
-export const DEFAULT_POSTBACK_OPTIONS: ResolvedPostbackOptions = {
+export const DEFAULT_POSTBACK_OPTIONS: ResolvedPostbackOptions = Object.freeze({
   maxPayloadKeys: 50,
   payloadKeyPattern: /^[A-Za-z0-9_.-]{1,128}$/,
   maxPayloadValueLength: 1024,
@@ -58,9 +58,9 @@ export const DEFAULT_POSTBACK_OPTIONS: ResolvedPostbackOptions = {
   maxPayoutIntegerDigits: 12,
   maxPayoutFractionDigits: 8,
   maxFieldLength: 1024,
-  exclude: new Set(),
+  exclude: new Set<string>(),
   maxBodyBytes: 65536
-}
+})
 
 const OPTION_NAMES: ReadonlySet<string> = new Set(Object.keys(DEFAULT_POSTBACK_OPTIONS))
 

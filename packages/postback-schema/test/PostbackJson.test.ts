@@ -109,6 +109,25 @@ describe("PostbackJson", () => {
     }
   })
 
+  it("decodes the wire-form fields a macro template match gives", () => {
+    // `match()` of @org/postback-macros: strings for the fields the template carries.
+    const fields = {
+      offer_id: "1511",
+      payout: "2.10",
+      timestamp: "2023-09-20T15:27:40.802Z",
+      is_loyaltyboost: "1",
+      payload: { user_id: "3410444" }
+    }
+    const result = parsePostbackJson(fields)
+    expect(result.ok && result.postback.isLoyaltyBoost).toBe(true)
+    expect(result.ok && result.postback.advertiserName).toBe("")
+    const partial = { offer_id: "1511", payout: "2.10", timestamp: undefined, payload: {} }
+    expect(errorsOf(parsePostbackJson(partial))).toEqual([
+      { path: "timestamp", message: "is required" },
+      { path: "is_loyaltyboost", message: "is required" }
+    ])
+  })
+
   it("reads an absent advertiser_name or payload as empty, and ignores unknown keys", () => {
     const { advertiser_name: _, payload: __, ...rest } = docsPostback
     const result = parsePostbackJson({ ...rest, campaign: "spring" })
