@@ -47,6 +47,5 @@ CREATE TABLE "reward_transactions" (
 ALTER TABLE "reward_transactions" ADD CONSTRAINT "reward_transactions_postback_id_postbacks_id_fk" FOREIGN KEY ("postback_id") REFERENCES "public"."postbacks"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "postbacks_ready_idx" ON "postbacks" USING btree ("next_attempt_at","id") WHERE "postbacks"."status" = 'pending';--> statement-breakpoint
 CREATE INDEX "postbacks_lease_idx" ON "postbacks" USING btree ("locked_until") WHERE "postbacks"."status" = 'processing';--> statement-breakpoint
-CREATE INDEX "postbacks_received_at_idx" ON "postbacks" USING btree ("received_at");--> statement-breakpoint
-CREATE INDEX "postbacks_user_id_idx" ON "postbacks" USING btree ("user_id");--> statement-breakpoint
+CREATE INDEX "postbacks_received_at_idx" ON "postbacks" USING brin ("received_at");--> statement-breakpoint
 CREATE INDEX "reward_transactions_user_id_idx" ON "reward_transactions" USING btree ("user_id","id");

@@ -12,3 +12,7 @@ $$;
 CREATE TRIGGER "postbacks_notify"
 AFTER INSERT ON "postbacks"
 FOR EACH STATEMENT EXECUTE FUNCTION "postbacks_notify"();
+--> statement-breakpoint
+-- Dedup keys are hashes, compared and never shown sorted: binary collation
+-- makes every unique-index probe a memcmp instead of a locale comparison.
+ALTER TABLE "postbacks" ALTER COLUMN "dedup_key" TYPE text COLLATE "C";

@@ -59,6 +59,7 @@ export class GroupCommit {
   private queue: Array<Waiter> = []
   private rejected: Array<RejectedWaiter> = []
   private timer: ReturnType<typeof setTimeout> | undefined
+  private immediate: ReturnType<typeof setImmediate> | undefined
   private inFlight = 0
   private closed = false
   private readonly idle: Array<() => void> = []
@@ -71,11 +72,20 @@ export class GroupCommit {
 
   /** Stores one accepted postback; resolves after commit. */
   submit(row: InboxRow): Promise<Stored> {
-    if (this.closed) return Promise.reject(new StoreUnavailable("the receiver is shutting down"))
-    return new Promise<Stored>((resolve, reject) => {
-      this.queue.push({ row, resolve, reject })
-      this.schedule()
-    })
+    return new Promise<Stored>((resolve, reject) => this.enqueue(row, resolve, reject))
+  }
+
+  /**
+   * {@link submit} with callbacks instead of a promise: the HTTP edge calls
+   * this once per request, and a promise per request is measurable there.
+   */
+  enqueue(row: InboxRow, resolve: (stored: Stored) => void, reject: (error: Error) => void): void {
+    if (this.closed) {
+      reject(new StoreUnavailable("the receiver is shutting down"))
+      return
+    }
+    this.queue.push({ row, resolve, reject })
+    this.schedule()
   }
 
   /** Keeps a rejected request for debugging; never fails (losing it only costs a debug row). */
@@ -102,8 +112,14 @@ export class GroupCommit {
   }
 
   private schedule(): void {
-    if (this.queue.length + this.rejected.length >= this.options.maxBatch) {
+    if (this.waiting >= this.options.maxBatch) {
       this.flushNow()
+    } else if (this.options.maxWaitMs === 0) {
+      // Flush once the requests read in this turn of the event loop are in.
+      this.immediate ??= setImmediate(() => {
+        this.immediate = undefined
+        this.flushNow()
+      })
     } else if (this.timer === undefined) {
       this.timer = setTimeout(() => {
         this.timer = undefined
@@ -230,7 +246,7 @@ export class IngestBatcher extends Context.Tag("@org/receiver/IngestBatcher")<
                 {
                   maxBatch: config.ingestBatchSize,
                   maxWaitMs: Duration.toMillis(config.ingestBatchWait),
-                  maxInFlight: Math.max(1, Math.min(4, config.databasePoolSize - 2))
+                  maxInFlight: config.ingestMaxInFlight
                 },
                 (inserted) => {
                   if (inserted > 0) wake.signal()

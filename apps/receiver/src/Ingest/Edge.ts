@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from "node:crypto"
+import { createHash, hash, timingSafeEqual } from "node:crypto"
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { Context, Effect, Layer, Metric, Option, Redacted, Runtime } from "effect"
 import { ReceiverConfig } from "../Config.ts"
@@ -101,7 +101,7 @@ export class IngestEdge extends Context.Tag("@org/receiver/IngestEdge")<
       const authorized = (params: URLSearchParams): boolean => {
         const presented = params.getAll(secretParam)
         if (presented.length !== 1) return false
-        return timingSafeEqual(createHash("sha256").update(presented[0]!).digest(), expectedSecret)
+        return timingSafeEqual(hash("sha256", presented[0]!, "buffer"), expectedSecret)
       }
 
       const toRow = (decoded: Decoded & { ok: true }): InboxRow => {
@@ -113,7 +113,7 @@ export class IngestEdge extends Context.Tag("@org/receiver/IngestEdge")<
             ? `postback:${decoder.canonicalKey(postback)}`
             : `payload:${dedupKey}=${explicit}`
         return {
-          dedupKey: createHash("sha256").update(identity).digest("base64url"),
+          dedupKey: hash("sha256", identity, "base64url"),
           status: postback.payout.compare(holdAbove) > 0 ? "held" : "pending",
           source: decoded.source,
           offerId: postback.offerId,
@@ -175,12 +175,17 @@ export class IngestEdge extends Context.Tag("@org/receiver/IngestEdge")<
       ) => {
         if (!decoded.ok)
           return reject(request, response, params, body, decoded.source, decoded.errors)
-        batcher.submit(toRow(decoded)).then(
+        batcher.enqueue(
+          toRow(decoded),
           (stored) => {
             ;(stored.duplicate ? counters.duplicate : counters.accepted).unsafeUpdate(1, [])
-            send(response, 200, { status: "accepted", id: stored.id, duplicate: stored.duplicate })
+            sendJson(
+              response,
+              200,
+              `{"status":"accepted","id":${stored.id},"duplicate":${stored.duplicate}}`
+            )
           },
-          (error: Error) => {
+          (error) => {
             if (error instanceof StoreRefused) {
               reject(request, response, params, body, decoded.source, [
                 { path: "", message: `the database refused the postback: ${error.message}` }
@@ -312,9 +317,15 @@ const send = (
   status: number,
   body: unknown,
   headers: Record<string, string> = {}
+): void => sendJson(response, status, JSON.stringify(body), headers)
+
+const sendJson = (
+  response: ServerResponse,
+  status: number,
+  text: string,
+  headers?: Record<string, string>
 ): void => {
   if (response.headersSent || response.destroyed) return
-  const text = JSON.stringify(body)
   response.writeHead(status, {
     "content-type": "application/json; charset=utf-8",
     "content-length": Buffer.byteLength(text),
