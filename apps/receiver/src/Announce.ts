@@ -1,7 +1,7 @@
 import { HttpServer } from "@effect/platform"
 import { Console, Effect, Layer, Option, Redacted } from "effect"
 import { ReceiverConfig } from "./Config.ts"
-import { INGEST_PATH } from "./Ingest/Edge.ts"
+import { INGEST_PATH } from "./Ingest/Route.ts"
 import { Secrets } from "./Secrets.ts"
 
 /** The GET URL with every MomentScience macro, for senders that cannot POST. */

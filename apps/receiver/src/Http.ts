@@ -7,7 +7,8 @@ import { AdminAuthLive, HealthLive, UsersLive } from "./Admin/Users.ts"
 import { ReceiverApi } from "./Api.ts"
 import { ReceiverConfig } from "./Config.ts"
 import type { Database } from "./Db/Database.ts"
-import { INGEST_PATH, IngestEdge } from "./Ingest/Edge.ts"
+import { IngestEdge } from "./Ingest/Edge.ts"
+import { INGEST_PATH } from "./Ingest/Route.ts"
 import type { Secrets } from "./Secrets.ts"
 
 const isIngest = (url: string | undefined): boolean => {

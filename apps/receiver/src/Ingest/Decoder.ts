@@ -9,6 +9,7 @@ import {
 import { ConfigError, Context, Effect, Layer, Option } from "effect"
 import { ReceiverConfig } from "../Config.ts"
 import type { PostbackSource } from "../Db/schema.ts"
+import { INGEST_PATH } from "./Route.ts"
 
 export type Decoded =
   | { readonly ok: true; readonly postback: Postback; readonly source: PostbackSource }
@@ -86,7 +87,19 @@ export class PostbackDecoder extends Context.Tag("@org/receiver/PostbackDecoder"
                   ["POSTBACK_TEMPLATE"],
                   error instanceof Error ? error.message : String(error)
                 )
-            })
+            }).pipe(
+              Effect.filterOrFail(
+                // Only /postbacks reaches the decoder: a template elsewhere could never match.
+                (parsed) =>
+                  new URL(parsed.source.replace(/[{}]/g, "")).pathname.replace(/\/$/, "") ===
+                  INGEST_PATH,
+                () =>
+                  ConfigError.InvalidData(
+                    ["POSTBACK_TEMPLATE"],
+                    `the template's path must be ${INGEST_PATH} (the receiver's ingest route), got ${JSON.stringify(text)}`
+                  )
+              )
+            )
         })
         const decodeGet = (url: string, params: URLSearchParams): Decoded => {
           if (template === undefined) return finish(parser.parseQuery(params), "get")

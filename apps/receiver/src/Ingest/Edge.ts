@@ -8,9 +8,6 @@ import { IngestBatcher, StoreRefused } from "./Batcher.ts"
 import { type Decoded, PostbackDecoder } from "./Decoder.ts"
 import type { InboxRow } from "./InboxSql.ts"
 
-/** The path MomentScience calls. */
-export const INGEST_PATH = "/postbacks"
-
 const received = Metric.counter("receiver_postbacks_received_total", {
   description:
     "Postback deliveries by outcome (accepted, duplicate, rejected, unauthorized, unavailable, too_large)",
