@@ -1,0 +1,376 @@
+import { seededRandom } from "@org/postback-retry"
+import type { Postback } from "@org/postback-schema"
+import { Clock, Duration, Effect, Fiber, Scope } from "effect"
+import type { Endpoint, OutgoingRequest } from "./Endpoint.ts"
+import {
+  functionOption,
+  MAX_TIMER_MILLIS,
+  optionsRecord,
+  positiveNumber,
+  show,
+  wholeNumber
+} from "./internal/checks.ts"
+import { runPlain } from "./internal/deliver.ts"
+import { compileEndpoint } from "./internal/endpoint.ts"
+import { type Exchanged, exchange } from "./internal/exchange.ts"
+import { loadPostbacks } from "./internal/generate.ts"
+import { resolveSend } from "./internal/options.ts"
+import { type LatencyStats, latencyStats } from "./Latency.ts"
+import type { FetchLike } from "./Sender.ts"
+
+/** Options of a load run ({@link runLoad}). */
+export interface LoadOptions {
+  /** Requests started per second, whatever the answers (an open model). */
+  readonly rate: number
+  /** How long requests are started for, in seconds: `floor(rate × durationSeconds)` requests are planned. */
+  readonly durationSeconds: number
+  /**
+   * The share of requests, from 0 (default) to below 1, that re-send a
+   * postback already sent in this run, as MomentScience's retries do.
+   * Spread evenly: exactly `floor(planned × duplicates)` of them.
+   */
+  readonly duplicates?: number
+  /**
+   * At most this many requests in flight (default 100). When all are busy,
+   * due requests wait and are sent late; `maxLagMs` shows it.
+   */
+  readonly concurrency?: number
+  /** Per-request time limit in milliseconds (default 10 000); a timeout is an error. */
+  readonly timeoutMs?: number
+  readonly headers?: Readonly<Record<string, string>>
+  readonly fetch?: FetchLike
+  /** Seeds the choice of which earlier postback a duplicate re-sends (default 1). */
+  readonly seed?: number
+  /** Distinct `user_id` values in generated postbacks (default 1000). */
+  readonly users?: number
+  /** The `index`-th distinct postback (0, 1, 2, ...), instead of the generated ones. */
+  readonly postback?: (index: number) => Postback
+  /** Called every `progressIntervalMs` (default 1000) while the run lasts. */
+  readonly onProgress?: (progress: LoadProgress) => void
+  readonly progressIntervalMs?: number
+  /** Aborting stops starting requests; those in flight finish, and the summary says `stopped`. */
+  readonly signal?: AbortSignal
+}
+
+/** Counts so far, for progress output. */
+export interface LoadProgress {
+  readonly elapsedMs: number
+  readonly planned: number
+  readonly sent: number
+  readonly completed: number
+  readonly ok: number
+  readonly non200: number
+  readonly errors: number
+  readonly inFlight: number
+}
+
+/** What a load run did. */
+export interface LoadSummary {
+  /** Requests the rate and duration asked for. */
+  readonly planned: number
+  /** Requests started (fewer than planned only when stopped). */
+  readonly sent: number
+  /** Of `sent`, re-sends of an earlier postback. */
+  readonly duplicates: number
+  /** Of `sent`, distinct postbacks. */
+  readonly unique: number
+  /** Requests answered `200`. */
+  readonly ok: number
+  /** Requests answered with another status. */
+  readonly non200: number
+  /** Count of each status answered, `200` included: `{ "200": 998, "503": 2 }`. */
+  readonly statuses: Readonly<Record<string, number>>
+  /** Requests without an answer: `timeouts + connectionErrors`. */
+  readonly errors: number
+  readonly timeouts: number
+  readonly connectionErrors: number
+  /** Count of each connection error cause (`ECONNREFUSED`, ...). */
+  readonly errorReasons: Readonly<Record<string, number>>
+  /** Latencies of the answered requests (any status), exactly; absent when none was answered. */
+  readonly latency?: LatencyStats
+  readonly targetRate: number
+  /** Requests started per second, first to last start. */
+  readonly achievedRate: number
+  /** The latest a request was started after its due time, in milliseconds. */
+  readonly maxLagMs: number
+  /** From the first request to the last answer. */
+  readonly elapsedMs: number
+  /** Whether the run was stopped (by its `signal`) before every planned request was sent. */
+  readonly stopped: boolean
+}
+
+const LOAD_OPTIONS: ReadonlyArray<string> = [
+  "rate",
+  "durationSeconds",
+  "duplicates",
+  "concurrency",
+  "timeoutMs",
+  "headers",
+  "fetch",
+  "seed",
+  "users",
+  "postback",
+  "onProgress",
+  "progressIntervalMs",
+  "signal"
+]
+
+/** At most this many planned requests: the latencies are kept, 8 bytes each. */
+const MAX_PLANNED = 10_000_000
+/** Duplicates re-send one of this many most recent distinct postbacks. */
+const RECENT = 1024
+
+interface Plan {
+  readonly rate: number
+  readonly planned: number
+  readonly duplicates: number
+  readonly concurrency: number
+  readonly seed: number
+  readonly users: number
+  readonly postback: ((index: number) => Postback) | undefined
+  readonly onProgress: ((progress: LoadProgress) => void) | undefined
+  readonly progressIntervalMs: number
+  readonly signal: AbortSignal | undefined
+}
+
+const resolvePlan = (options: unknown, where: string) => {
+  if (options === undefined) {
+    throw new TypeError(`${where}: options { rate, durationSeconds } are required`)
+  }
+  const o = optionsRecord(options, where, LOAD_OPTIONS)
+  const rate = positiveNumber(o.rate, `${where}: rate`, 1_000_000)
+  const durationSeconds = positiveNumber(o.durationSeconds, `${where}: durationSeconds`)
+  const planned = Math.floor(rate * durationSeconds + 1e-9)
+  if (planned < 1 || planned > MAX_PLANNED) {
+    throw new RangeError(
+      `${where}: rate × durationSeconds must plan from 1 to ${MAX_PLANNED} requests, got ${rate} × ${durationSeconds} = ${planned}`
+    )
+  }
+  const duplicates = o.duplicates ?? 0
+  if (
+    typeof duplicates !== "number" ||
+    !Number.isFinite(duplicates) ||
+    duplicates < 0 ||
+    duplicates >= 1
+  ) {
+    throw new RangeError(
+      `${where}: duplicates must be a share from 0 to below 1 (0.1 for 10%), got ${show(duplicates)}`
+    )
+  }
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
+    throw new TypeError(`${where}: signal must be an AbortSignal, got ${show(o.signal)}`)
+  }
+  const plan: Plan = {
+    rate,
+    planned,
+    duplicates,
+    concurrency:
+      o.concurrency === undefined
+        ? 100
+        : wholeNumber(o.concurrency, `${where}: concurrency`, 1, 100_000),
+    seed: o.seed === undefined ? 1 : wholeNumber(o.seed, `${where}: seed`, 0, 2 ** 32 - 1),
+    users: o.users === undefined ? 1000 : wholeNumber(o.users, `${where}: users`, 1, 2 ** 32),
+    postback:
+      o.postback === undefined
+        ? undefined
+        : functionOption<(index: number) => Postback>(o.postback, `${where}: postback`),
+    onProgress:
+      o.onProgress === undefined
+        ? undefined
+        : functionOption<(progress: LoadProgress) => void>(o.onProgress, `${where}: onProgress`),
+    progressIntervalMs:
+      o.progressIntervalMs === undefined
+        ? 1000
+        : wholeNumber(o.progressIntervalMs, `${where}: progressIntervalMs`, 10, MAX_TIMER_MILLIS),
+    signal: o.signal as AbortSignal | undefined
+  }
+  const send = resolveSend({ ...o, maxResponseChars: 0 }, where)
+  return { plan, send }
+}
+
+const aborted = (signal: AbortSignal): Effect.Effect<void> =>
+  Effect.async<void>((resume) => {
+    if (signal.aborted) return resume(Effect.void)
+    const onAbort = () => resume(Effect.void)
+    signal.addEventListener("abort", onAbort, { once: true })
+    return Effect.sync(() => signal.removeEventListener("abort", onAbort))
+  })
+
+/**
+ * A load run as an Effect, on the Effect clock (a `TestClock` drives its
+ * schedule in tests). Throws at once for a bad option or endpoint; the
+ * effect itself never fails.
+ */
+export const loadEffect = (endpoint: Endpoint, options: LoadOptions): Effect.Effect<LoadSummary> =>
+  loadWith(endpoint, options, "loadEffect")
+
+const loadWith = (
+  endpoint: Endpoint,
+  options: LoadOptions,
+  where: string
+): Effect.Effect<LoadSummary> => {
+  const { plan, send } = resolvePlan(options, where)
+  const compiled = compileEndpoint(endpoint, send.headers, where)
+  return Effect.scoped(
+    Effect.gen(function* () {
+      const scope = yield* Scope.Scope
+      const { planned, rate } = plan
+      const latencies = new Float64Array(planned)
+      const statuses = new Map<number, number>()
+      const reasons = new Map<string, number>()
+      let answered = 0
+      let sent = 0
+      let completed = 0
+      let ok = 0
+      let non200 = 0
+      let timeouts = 0
+      let connectionErrors = 0
+      let duplicates = 0
+      let unique = 0
+      let maxLagMs = 0
+      let lastSentMs = 0
+      let lastDoneMs = 0
+
+      const semaphore = yield* Effect.makeSemaphore(plan.concurrency)
+      const startNs = yield* Clock.currentTimeNanos
+      const startMs = yield* Clock.currentTimeMillis
+      const sinceStart = Effect.map(Clock.currentTimeNanos, (now) => Number(now - startNs) / 1e6)
+      const nextPostback =
+        plan.postback ?? loadPostbacks(startMs.toString(36), startMs, rate, plan.users)
+      const random = seededRandom(plan.seed)
+      const recent: Array<OutgoingRequest> = []
+
+      const record = (x: Exchanged, doneMs: number) => {
+        completed++
+        if (doneMs > lastDoneMs) lastDoneMs = doneMs
+        if (x._tag === "response") {
+          latencies[answered++] = x.latencyMs
+          statuses.set(x.status, (statuses.get(x.status) ?? 0) + 1)
+          if (x.status === 200) ok++
+          else non200++
+        } else if (x._tag === "timeout") {
+          timeouts++
+        } else {
+          connectionErrors++
+          reasons.set(x.reason, (reasons.get(x.reason) ?? 0) + 1)
+        }
+      }
+      const requestOnce = (request: OutgoingRequest) =>
+        exchange(request, send.exchange).pipe(
+          Effect.flatMap((x) => Effect.map(sinceStart, (doneMs) => record(x, doneMs))),
+          Effect.ensuring(semaphore.release(1))
+        )
+
+      // Duplicate number k goes where floor((i + 1) × share) steps up: spread
+      // evenly, exactly floor(planned × share) in all, never the first.
+      const isDuplicate = (i: number) =>
+        Math.floor((i + 1) * plan.duplicates) > Math.floor(i * plan.duplicates)
+
+      const scheduler = Effect.gen(function* () {
+        for (let i = 0; i < planned; i++) {
+          const dueMs = (i * 1000) / rate
+          const nowMs = yield* sinceStart
+          if (dueMs > nowMs) yield* Effect.sleep(Duration.millis(dueMs - nowMs))
+          yield* semaphore.take(1)
+          const sentMs = yield* sinceStart
+          if (sentMs - dueMs > maxLagMs) maxLagMs = sentMs - dueMs
+          lastSentMs = sentMs
+          let request: OutgoingRequest
+          if (unique > 0 && isDuplicate(i)) {
+            request = recent[Math.floor(random() * Math.min(unique, RECENT))]!
+            duplicates++
+          } else {
+            request = compiled.request(nextPostback(unique))
+            recent[unique % RECENT] = request
+            unique++
+          }
+          sent++
+          yield* Effect.forkIn(requestOnce(request), scope)
+        }
+      })
+
+      if (plan.onProgress !== undefined) {
+        const onProgress = plan.onProgress
+        const report = Effect.flatMap(sinceStart, (elapsedMs) =>
+          Effect.sync(() =>
+            onProgress({
+              elapsedMs,
+              planned,
+              sent,
+              completed,
+              ok,
+              non200,
+              errors: timeouts + connectionErrors,
+              inFlight: sent - completed
+            })
+          )
+        )
+        yield* Effect.forkIn(
+          Effect.forever(Effect.zipRight(Effect.sleep(plan.progressIntervalMs), report)),
+          scope
+        )
+      }
+
+      const running = yield* Effect.fork(scheduler)
+      if (plan.signal === undefined) yield* Fiber.join(running)
+      else {
+        yield* Effect.raceFirst(Fiber.await(running), aborted(plan.signal))
+        yield* Fiber.interrupt(running)
+      }
+      // Every permit back: every request in flight has finished.
+      yield* semaphore.take(plan.concurrency)
+
+      const statusCounts: Record<string, number> = {}
+      for (const [status, count] of [...statuses].sort((a, b) => a[0] - b[0])) {
+        statusCounts[String(status)] = count
+      }
+      const latency = latencyStats(latencies.subarray(0, answered))
+      const summary: LoadSummary = {
+        planned,
+        sent,
+        duplicates,
+        unique,
+        ok,
+        non200,
+        statuses: statusCounts,
+        errors: timeouts + connectionErrors,
+        timeouts,
+        connectionErrors,
+        errorReasons: Object.fromEntries(reasons),
+        ...(latency === undefined ? {} : { latency }),
+        targetRate: rate,
+        achievedRate: sent > 1 && lastSentMs > 0 ? ((sent - 1) * 1000) / lastSentMs : sent,
+        maxLagMs,
+        elapsedMs: lastDoneMs,
+        stopped: sent < planned
+      }
+      return summary
+    })
+  )
+}
+
+/**
+ * Generates load against an endpoint: `rate` requests a second for
+ * `durationSeconds`, started on schedule whatever the answers (an open
+ * model, like real traffic), at most `concurrency` in flight, a share of
+ * them re-sending earlier postbacks (`duplicates`, as retries do), the rest
+ * distinct postbacks. Resolves with the {@link LoadSummary}: counts by
+ * status, errors, exact latency percentiles. Throws (rejects) at once for a
+ * bad option or endpoint, naming it.
+ *
+ * @example
+ * import { runLoad } from "@org/postback-sender"
+ *
+ * const summary = await runLoad(
+ *   { method: "POST", url: "http://127.0.0.1:8080/postbacks?secret=s3cret" },
+ *   { rate: 500, durationSeconds: 30, duplicates: 0.1, concurrency: 64 }
+ * )
+ * summary.ok, summary.non200, summary.errors, summary.latency?.p99
+ */
+export const runLoad = (endpoint: Endpoint, options: LoadOptions): Promise<LoadSummary> => {
+  try {
+    return runPlain(loadWith(endpoint, options, "runLoad"))
+  } catch (error) {
+    return Promise.reject(error)
+  }
+}

@@ -1,0 +1,127 @@
+import { Clock, Duration, Effect } from "effect"
+import type { OutgoingRequest } from "../Endpoint.ts"
+
+/** The shape of `fetch` the sender calls: the global one, or a stub. */
+export type FetchLike = (url: string, init: RequestInit) => Promise<Response>
+
+/** What one HTTP exchange gave; never an exception. */
+export type Exchanged =
+  | {
+      readonly _tag: "response"
+      readonly status: number
+      readonly body: string
+      readonly bodyTruncated: boolean
+      readonly latencyMs: number
+    }
+  | { readonly _tag: "timeout"; readonly latencyMs: number }
+  | { readonly _tag: "connectionError"; readonly reason: string; readonly latencyMs: number }
+
+export interface ExchangeSettings {
+  readonly fetch: FetchLike
+  readonly timeoutMs: number
+  /** Characters of the response body kept; 0 reads and drops the body (load runs). */
+  readonly maxResponseChars: number
+}
+
+interface Answer {
+  readonly status: number
+  readonly body: string
+  readonly bodyTruncated: boolean
+}
+
+type Failure = { readonly _tag: "timeout" } | { readonly _tag: "connectionError"; reason: string }
+
+const TIMED_OUT: Failure = { _tag: "timeout" }
+
+/**
+ * A short cause for a failed fetch. Node's fetch (undici) rejects with
+ * `TypeError("fetch failed")` and the system error in `cause` (`code`:
+ * `ECONNREFUSED`); Deno puts the cause in the message.
+ */
+export const reasonOf = (error: unknown): string => {
+  if (error instanceof Error) {
+    const cause: unknown = error.cause
+    if (typeof cause === "object" && cause !== null) {
+      if ("code" in cause && typeof cause.code === "string" && cause.code !== "") return cause.code
+      if (cause instanceof Error && cause.message !== "") return cause.message
+    }
+    return error.message === "" ? error.name : error.message
+  }
+  return String(error)
+}
+
+const read = async (
+  request: OutgoingRequest,
+  settings: ExchangeSettings,
+  signal: AbortSignal
+): Promise<Answer> => {
+  const init: RequestInit =
+    request.body === undefined
+      ? { method: request.method, headers: request.headers, signal, redirect: "manual" }
+      : {
+          method: request.method,
+          headers: request.headers,
+          body: request.body,
+          signal,
+          redirect: "manual"
+        }
+  const response = await settings.fetch(request.url, init)
+  const max = settings.maxResponseChars
+  // The body is always read to its end, so that the connection can be reused.
+  if (max === 0) {
+    await response.arrayBuffer()
+    return { status: response.status, body: "", bodyTruncated: false }
+  }
+  const text = await response.text()
+  return text.length > max
+    ? { status: response.status, body: text.slice(0, max), bodyTruncated: true }
+    : { status: response.status, body: text, bodyTruncated: false }
+}
+
+// Microsecond resolution is plenty, and keeps reports readable.
+const elapsedMs = (from: bigint, to: bigint): number => Math.round(Number(to - from) / 1e3) / 1e3
+
+/**
+ * One HTTP exchange, timed on the Effect clock: the request, the status and
+ * the body read to its end, within `timeoutMs` (interrupting it aborts the
+ * fetch). Redirects are not followed: MomentScience counts only `200` as
+ * delivered, so a `3xx` is reported as it is.
+ */
+export const exchange = (
+  request: OutgoingRequest,
+  settings: ExchangeSettings
+): Effect.Effect<Exchanged> => {
+  const call = Effect.tryPromise({
+    try: (signal) => read(request, settings, signal),
+    catch: (error): Failure => ({ _tag: "connectionError", reason: reasonOf(error) })
+  }).pipe(
+    Effect.timeoutFail({
+      duration: Duration.millis(settings.timeoutMs),
+      onTimeout: () => TIMED_OUT
+    }),
+    Effect.either
+  )
+  return Effect.flatMap(Clock.currentTimeNanos, (began) =>
+    Effect.flatMap(call, (result) =>
+      Effect.map(Clock.currentTimeNanos, (ended): Exchanged => {
+        const latencyMs = elapsedMs(began, ended)
+        if (result._tag === "Left") {
+          const failure = result.left
+          return failure._tag === "timeout"
+            ? { _tag: "timeout", latencyMs }
+            : { _tag: "connectionError", reason: failure.reason, latencyMs }
+        }
+        const answer = result.right
+        if (!Number.isInteger(answer.status) || answer.status < 100 || answer.status > 599) {
+          // A browser's opaque redirect (status 0): no usable answer.
+          return {
+            _tag: "connectionError",
+            reason: `unusable response (status ${answer.status})`,
+            latencyMs
+          }
+        }
+        return { _tag: "response", ...answer, latencyMs }
+      })
+    )
+  )
+}
