@@ -3,8 +3,11 @@ import { Effect, Layer } from "effect"
 import { ReceiverLive } from "./App.ts"
 import { ReceiverConfig } from "./Config.ts"
 import { Database } from "./Db/Database.ts"
+import { LoggingLive } from "./Logging.ts"
 
-const serveReceiver = Layer.launch(ReceiverLive.pipe(Layer.provide(ReceiverConfig.layer)))
+const serveReceiver = Layer.launch(
+  ReceiverLive.pipe(Layer.provide(ReceiverConfig.layer), Layer.provide(LoggingLive))
+)
 
 const serve = Command.make("serve", {}, () => serveReceiver).pipe(
   Command.withDescription("Start the receiver: HTTP ingest, worker and admin API (the default)")

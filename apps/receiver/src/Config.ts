@@ -19,7 +19,7 @@ const decimal = (name: string) =>
       return value === undefined || value.isNegative()
         ? Either.left(
             ConfigError.InvalidData(
-              [name],
+              [],
               `expected a non-negative decimal like "10", got ${JSON.stringify(text)}`
             )
           )
