@@ -67,7 +67,11 @@ Deno.test("postback-schema: a GET and a POST of one postback share a key", () =>
 })
 
 Deno.test("postback-schema: reports every problem with its path", () => {
-  const result = parsePostbackJson({ ...docsBody, payout: "abc", timestamp: "2023-02-30T00:00:00Z" })
+  const result = parsePostbackJson({
+    ...docsBody,
+    payout: "abc",
+    timestamp: "2023-02-30T00:00:00Z"
+  })
   assert(!result.ok, "the body is refused")
   assertEquals(result.errors, [
     { path: "payout", message: 'expected a decimal string like "2.10", got "abc"' },
@@ -107,11 +111,16 @@ Deno.test("postback-schema: decodeRequest fails with a typed error", async () =>
   const outcome = await Effect.runPromise(Effect.either(decodeRequest(request)))
   assert(Either.isLeft(outcome), "a PUT is refused")
   assertEquals(outcome.left._tag, "PostbackDecodeError")
-  assertEquals(outcome.left.issues, [{ path: "", message: "expected a GET or POST request, got PUT" }])
+  assertEquals(outcome.left.issues, [
+    { path: "", message: "expected a GET or POST request, got PUT" }
+  ])
 })
 
 Deno.test("postback-schema: Standard Schema and encoding errors", async () => {
-  const checked = await PostbackJsonStandardSchema["~standard"].validate({ ...docsBody, payout: -1 })
+  const checked = await PostbackJsonStandardSchema["~standard"].validate({
+    ...docsBody,
+    payout: -1
+  })
   assertEquals(checked.issues?.[0]?.message, "must not be negative, got -1")
   const decoded = parsePostbackJson(docsBody)
   assert(decoded.ok)
