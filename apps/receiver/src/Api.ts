@@ -4,6 +4,7 @@ import {
   HttpApiError,
   HttpApiGroup,
   HttpApiMiddleware,
+  HttpApiSchema,
   HttpApiSecurity,
   OpenApi
 } from "@effect/platform"
@@ -74,8 +75,71 @@ export class UsersGroup extends HttpApiGroup.make("users")
   .prefix("/api")
   .annotate(OpenApi.Title, "Users") {}
 
+const PostbackStatus = Schema.Literal(
+  "pending",
+  "processing",
+  "credited",
+  "recorded",
+  "unattributed",
+  "held",
+  "rejected",
+  "dead"
+)
+
+export class StoredPostback extends Schema.Class<StoredPostback>("StoredPostback")({
+  id: Schema.Number,
+  status: PostbackStatus,
+  source: Schema.String,
+  offerId: Schema.NullOr(Schema.String),
+  advertiserName: Schema.NullOr(Schema.String),
+  payout: Schema.NullOr(Schema.String),
+  occurredAt: Schema.NullOr(Schema.DateFromString),
+  isLoyaltyBoost: Schema.NullOr(Schema.Boolean),
+  payload: Schema.NullOr(Schema.Record({ key: Schema.String, value: Schema.String })),
+  userId: Schema.NullOr(Schema.String),
+  receivedAt: Schema.DateFromString,
+  deliveryCount: Schema.Number,
+  attempts: Schema.Number,
+  processedAt: Schema.NullOr(Schema.DateFromString),
+  outcome: Schema.Unknown,
+  lastError: Schema.NullOr(Schema.String),
+  request: Schema.Unknown,
+  errors: Schema.Unknown
+}) {}
+
+/** Replay applies to postbacks that stopped: `dead` (failed processing) or `held` (review). */
+export class NotReplayable extends Schema.TaggedError<NotReplayable>()(
+  "NotReplayable",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 409 })
+) {}
+
+export class PostbacksGroup extends HttpApiGroup.make("postbacks")
+  .add(
+    HttpApiEndpoint.get("getPostback", "/postbacks/:id")
+      .setPath(Schema.Struct({ id: Schema.NumberFromString.pipe(Schema.int(), Schema.positive()) }))
+      .addSuccess(StoredPostback)
+      .addError(HttpApiError.NotFound)
+      .annotate(OpenApi.Description, "One stored postback: its fields, status, outcome and errors")
+  )
+  .add(
+    HttpApiEndpoint.post("replayPostback", "/postbacks/:id/replay")
+      .setPath(Schema.Struct({ id: Schema.NumberFromString.pipe(Schema.int(), Schema.positive()) }))
+      .addSuccess(StoredPostback)
+      .addError(HttpApiError.NotFound)
+      .addError(NotReplayable)
+      .annotate(
+        OpenApi.Description,
+        "Send a dead postback (processing failed) or a held one (approved after review) back to the worker"
+      )
+  )
+  .middleware(AdminAuth)
+  .prefix("/api")
+  .annotate(OpenApi.Title, "Postbacks") {}
+
 /** The receiver's typed HTTP contract, apart from the ingest routes (see Ingest/Edge.ts). */
 export class ReceiverApi extends HttpApi.make("receiver")
   .add(HealthGroup)
   .add(UsersGroup)
+  .add(PostbacksGroup)
   .annotate(OpenApi.Title, "MomentScience postback receiver") {}

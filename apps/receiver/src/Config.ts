@@ -105,6 +105,9 @@ export const receiverConfig = Config.all({
   workerBatchSize: positiveInt("WORKER_BATCH_SIZE", 200),
   workerPollInterval: positiveInt("WORKER_POLL_MS", 1000).pipe(Config.map(Duration.millis)),
   workerMaxAttempts: positiveInt("WORKER_MAX_ATTEMPTS", 10),
+  /** First retry delay after a processing failure; doubles up to the cap, with full jitter. */
+  workerRetryBase: positiveInt("WORKER_RETRY_BASE_MS", 5_000).pipe(Config.map(Duration.millis)),
+  workerRetryCap: positiveInt("WORKER_RETRY_CAP_MS", 600_000).pipe(Config.map(Duration.millis)),
   workerLease: positiveInt("WORKER_LEASE_SECONDS", 60).pipe(Config.map(Duration.seconds)),
   shutdownGrace: positiveInt("SHUTDOWN_GRACE_MS", 10_000).pipe(Config.map(Duration.millis))
 })

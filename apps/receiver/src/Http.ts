@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net"
 import { HttpApiBuilder, type HttpApp, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Duration, Effect, Layer } from "effect"
+import { PostbacksLive } from "./Admin/Postbacks.ts"
 import { AdminAuthLive, HealthLive, UsersLive } from "./Admin/Users.ts"
 import { ReceiverApi } from "./Api.ts"
 import { ReceiverConfig } from "./Config.ts"
@@ -10,6 +11,7 @@ import type { Database } from "./Db/Database.ts"
 import { IngestEdge } from "./Ingest/Edge.ts"
 import { INGEST_PATH } from "./Ingest/Route.ts"
 import type { Secrets } from "./Secrets.ts"
+import type { WakeSignal } from "./Worker/WakeSignal.ts"
 
 const isIngest = (url: string | undefined): boolean => {
   if (url === undefined || !url.startsWith(INGEST_PATH)) return false
@@ -79,15 +81,18 @@ export const ServerLive: Layer.Layer<HttpServer.HttpServer, never, ReceiverConfi
 
 /** The admin and health API, served by `ServerLive`. */
 export const ApiLive = HttpApiBuilder.api(ReceiverApi).pipe(
-  Layer.provide([HealthLive, UsersLive]),
+  Layer.provide([HealthLive, UsersLive, PostbacksLive]),
   Layer.provide(AdminAuthLive)
 )
 
 /** The Effect side of the server: admin API, health probes and the OpenAPI document. */
-export const HttpAppLive: Layer.Layer<never, never, HttpServer.HttpServer | Database | Secrets> =
-  HttpApiBuilder.serve().pipe(
-    Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/api/openapi.json" })),
-    Layer.provide(ApiLive),
-    HttpServer.withLogAddress,
-    Layer.provide(NodeHttpServer.layerContext)
-  )
+export const HttpAppLive: Layer.Layer<
+  never,
+  never,
+  HttpServer.HttpServer | Database | Secrets | WakeSignal
+> = HttpApiBuilder.serve().pipe(
+  Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/api/openapi.json" })),
+  Layer.provide(ApiLive),
+  HttpServer.withLogAddress,
+  Layer.provide(NodeHttpServer.layerContext)
+)

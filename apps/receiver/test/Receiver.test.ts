@@ -252,6 +252,41 @@ for (const database of testDatabases) {
           )
           expect(row?.status).toBe("held")
           expect((yield* userLedger(receiver.baseUrl, "whale")).status).toBe(404)
+
+          // an operator approves it: replayed, then credited
+          const admin = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` }
+          const replay = (id: unknown) =>
+            Effect.promise(async () => {
+              const r = await fetch(`${receiver.baseUrl}/api/postbacks/${id}/replay`, {
+                method: "POST",
+                headers: admin
+              })
+              return { status: r.status, body: (await r.json()) as Record<string, unknown> }
+            })
+          const replayed = yield* replay(held.body.id)
+          expect(replayed).toMatchObject({
+            status: 200,
+            body: { status: "pending", payout: "5000.00" }
+          })
+          expect(yield* settled(receiver.sql, held.body.id)).toEqual({ status: "credited" })
+          expect((yield* userLedger(receiver.baseUrl, "whale")).body).toMatchObject({
+            balance: 50000
+          })
+          // a credited postback is never replayed
+          const again = yield* replay(held.body.id)
+          expect(again.status).toBe(409)
+          expect(JSON.stringify(again.body)).toContain(
+            "only dead and held postbacks can be replayed"
+          )
+          const shown = yield* get(`${receiver.baseUrl}/api/postbacks/${held.body.id}`, admin)
+          expect(shown.body).toMatchObject({
+            status: "credited",
+            deliveryCount: 1,
+            userId: "whale"
+          })
+          expect((yield* get(`${receiver.baseUrl}/api/postbacks/999999999`, admin)).status).toBe(
+            404
+          )
         })
       )
 

@@ -155,3 +155,74 @@ describe.skipIf(testDatabaseUrl === undefined)("two workers on one PostgreSQL", 
     120_000
   )
 })
+
+layer(
+  Layer.provideMerge(
+    workerLayer({
+      WORKER_MAX_ATTEMPTS: "2",
+      WORKER_RETRY_BASE_MS: "50",
+      WORKER_RETRY_CAP_MS: "50"
+    }),
+    testDatabases[0]!.layer()
+  ),
+  { timeout: 60_000, excludeTestServices: true }
+)("Worker failures", (it) => {
+  it.effect(
+    "a row that keeps failing is retried with backoff, then dead with its error, without holding back its batch",
+    () =>
+      Effect.gen(function* () {
+        const { sql } = yield* Database
+        // The ledger refuses one user: a failure inside the crediting transaction.
+        yield* Effect.promise(async () => {
+          await sql.query(`CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN IF NEW.user_id = 'poison' THEN RAISE EXCEPTION 'ledger refuses %', NEW.user_id; END IF; RETURN NEW; END $$`)
+          await sql.query(
+            "CREATE TRIGGER refuse_poison BEFORE INSERT ON reward_transactions FOR EACH ROW EXECUTE FUNCTION refuse_poison()"
+          )
+        })
+        yield* insertRows([
+          row(1, { dedupKey: "f-1", userId: "good-1", payout: "1.00" }),
+          row(2, { dedupKey: "f-2", userId: "poison", payout: "1.00" }),
+          row(3, { dedupKey: "f-3", userId: "good-2", payout: "1.00" })
+        ])
+        const worker = yield* Worker
+        yield* worker.drain
+        const state = () =>
+          Effect.promise(() =>
+            sql.query<{
+              dedup_key: string
+              status: string
+              attempts: number
+              last_error: string | null
+            }>(
+              "SELECT dedup_key, status, attempts, last_error FROM postbacks WHERE dedup_key LIKE 'f-%' ORDER BY dedup_key"
+            )
+          )
+        const first = yield* state()
+        expect(first.map((r) => r.status)).toEqual(["credited", "pending", "credited"])
+        expect(first[1]).toMatchObject({ attempts: 1 })
+        expect(first[1]!.last_error).toContain("ledger refuses poison")
+        yield* Effect.sleep("120 millis")
+        yield* worker.drain
+        const second = yield* state()
+        expect(second[1]).toMatchObject({ status: "dead", attempts: 2 })
+        expect(second[1]!.last_error).toContain("ledger refuses poison")
+        // fixed and replayed: credited once
+        yield* Effect.promise(() => sql.query("DROP TRIGGER refuse_poison ON reward_transactions"))
+        yield* Effect.promise(() =>
+          sql.query(
+            "UPDATE postbacks SET status = 'pending', attempts = 0, next_attempt_at = now() WHERE dedup_key = 'f-2'"
+          )
+        )
+        yield* worker.drain
+        const third = yield* state()
+        expect(third.map((r) => r.status)).toEqual(["credited", "credited", "credited"])
+        const [ledger] = yield* Effect.promise(() =>
+          sql.query<{ n: string }>(
+            "SELECT count(*)::text AS n FROM reward_transactions WHERE user_id IN ('good-1', 'good-2', 'poison')"
+          )
+        )
+        expect(ledger?.n).toBe("3")
+      })
+  )
+})

@@ -6,7 +6,7 @@ import {
   parseRulesJsonEither,
   type RewardRules
 } from "@org/reward-converter"
-import { ConfigError, Effect, Either, Layer, Option } from "effect"
+import { ConfigError, Duration, Effect, Either, Layer, Option } from "effect"
 import { ReceiverConfig } from "../Config.ts"
 import { RewardPolicy } from "./RewardPolicy.ts"
 
@@ -45,9 +45,9 @@ export const RewardPolicyLive: Layer.Layer<RewardPolicy, ConfigError.ConfigError
       const config = yield* ReceiverConfig
       const rules = yield* loadRewardRules
       const retry = exponential({
-        baseSeconds: 5,
+        baseSeconds: Duration.toSeconds(config.workerRetryBase),
         factor: 2,
-        capSeconds: 600,
+        capSeconds: Duration.toSeconds(config.workerRetryCap),
         maxAttempts: config.workerMaxAttempts,
         jitter: "full"
       })

@@ -1,7 +1,7 @@
 import { hostname } from "node:os"
 import { Cause, Context, Duration, Effect, Layer, Metric } from "effect"
 import { ReceiverConfig } from "../Config.ts"
-import { Database, useSql } from "../Db/Database.ts"
+import { Database, type DatabaseError, useSql } from "../Db/Database.ts"
 import { RewardPolicy } from "./RewardPolicy.ts"
 import { WakeSignal } from "./WakeSignal.ts"
 import {
@@ -94,13 +94,10 @@ export class Worker extends Context.Tag("@org/receiver/Worker")<
       return { credits, settlements }
     }
 
-    const runBatch: Effect.Effect<BatchReport> = Effect.gen(function* () {
-      const rows = yield* useSql("claim postbacks", () =>
-        claim(sql, id, leaseSeconds, config.workerBatchSize)
-      )
-      if (rows.length === 0) return { claimed: 0, credited: 0, failed: 0 }
+    /** Credits and settles `rows` in one transaction; the number credited now. */
+    const commit = (rows: ReadonlyArray<ClaimedRow>) => {
       const { credits, settlements } = settle(rows)
-      return yield* useSql("credit postbacks", () =>
+      return useSql("credit postbacks", () =>
         sql.transaction(async (tx) => {
           const creditedNow = await credit(tx, id, credits)
           await finish(tx, id, settlements)
@@ -111,30 +108,59 @@ export class Worker extends Context.Tag("@org/receiver/Worker")<
           Effect.forEach(settlements, (s) =>
             Metric.increment(Metric.tagged(processed, "status", s.status))
           )
-        ),
-        Effect.map((creditedNow) => ({ claimed: rows.length, credited: creditedNow, failed: 0 })),
-        Effect.catchTag("DatabaseError", (error) =>
-          Effect.gen(function* () {
-            yield* Metric.increment(batchFailures)
-            yield* Effect.logWarning("Worker batch failed; scheduling a retry", error.message)
-            yield* useSql("schedule retries", () =>
-              scheduleRetry(
-                sql,
-                id,
-                rows.map((row) => ({
-                  postbackId: row.id,
-                  delaySeconds: policy.retryDelay(row.attempts)
-                })),
-                error.message
-              )
-            ).pipe(
-              // If even that fails the database is gone; the lease brings the rows back.
-              Effect.catchTag("DatabaseError", () => Effect.void)
-            )
-            return { claimed: rows.length, credited: 0, failed: rows.length }
-          })
         )
       )
+    }
+
+    /** Back to `pending` after the retry policy's delay, or `dead` when it gives up. */
+    const retryLater = (rows: ReadonlyArray<ClaimedRow>, error: DatabaseError) =>
+      Effect.gen(function* () {
+        yield* Metric.increment(batchFailures)
+        yield* Effect.logWarning(
+          `Processing failed for postback(s) ${rows.map((r) => r.id).join(", ")}; retrying later`,
+          error.message
+        )
+        yield* useSql("schedule retries", () =>
+          scheduleRetry(
+            sql,
+            id,
+            rows.map((row) => ({
+              postbackId: row.id,
+              delaySeconds: policy.retryDelay(row.attempts)
+            })),
+            error.message
+          )
+        ).pipe(
+          // If even that fails the database is gone; the lease brings the rows back.
+          Effect.catchTag("DatabaseError", () => Effect.void)
+        )
+      })
+
+    const runBatch: Effect.Effect<BatchReport> = Effect.gen(function* () {
+      const rows = yield* useSql("claim postbacks", () =>
+        claim(sql, id, leaseSeconds, config.workerBatchSize)
+      )
+      if (rows.length === 0) return { claimed: 0, credited: 0, failed: 0 }
+      const batch = yield* Effect.either(commit(rows))
+      if (batch._tag === "Right") return { claimed: rows.length, credited: batch.right, failed: 0 }
+      if (rows.length === 1) {
+        yield* retryLater(rows, batch.left)
+        return { claimed: 1, credited: 0, failed: 1 }
+      }
+      // One bad row must not hold the others back: settle each on its own,
+      // and retry only those that fail alone.
+      let credited = 0
+      let failed = 0
+      for (const row of rows) {
+        const single = yield* Effect.either(commit([row]))
+        if (single._tag === "Right") {
+          credited += single.right
+        } else {
+          failed++
+          yield* retryLater([row], single.left)
+        }
+      }
+      return { claimed: rows.length, credited, failed }
     }).pipe(
       Effect.catchTag("DatabaseError", (error) =>
         Effect.logWarning("Worker could not claim postbacks", error.message).pipe(
@@ -148,8 +174,8 @@ export class Worker extends Context.Tag("@org/receiver/Worker")<
       let total = 0
       for (;;) {
         const report = yield* runBatch
-        total += report.claimed
-        if (report.claimed === 0 || report.failed > 0) return total
+        total += report.claimed - report.failed
+        if (report.claimed === 0 || report.failed === report.claimed) return total
       }
     })
 
