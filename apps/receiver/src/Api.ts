@@ -25,6 +25,16 @@ export class Readiness extends Schema.Class<Readiness>("Readiness")({
   database: Schema.Literal("postgres", "pglite")
 }) {}
 
+export class MetricsGroup extends HttpApiGroup.make("metrics")
+  .add(
+    HttpApiEndpoint.get("metrics", "/metrics").addSuccess(
+      HttpApiSchema.Text({ contentType: "text/plain; version=0.0.4; charset=utf-8" })
+    )
+  )
+  .middleware(AdminAuth)
+  .annotate(OpenApi.Title, "Metrics")
+  .annotate(OpenApi.Description, "Prometheus metrics (bearer token: ADMIN_TOKEN)") {}
+
 export class HealthGroup extends HttpApiGroup.make("health")
   .add(HttpApiEndpoint.get("healthz", "/healthz").addSuccess(Health))
   .add(
@@ -140,6 +150,7 @@ export class PostbacksGroup extends HttpApiGroup.make("postbacks")
 /** The receiver's typed HTTP contract, apart from the ingest routes (see Ingest/Edge.ts). */
 export class ReceiverApi extends HttpApi.make("receiver")
   .add(HealthGroup)
+  .add(MetricsGroup)
   .add(UsersGroup)
   .add(PostbacksGroup)
   .annotate(OpenApi.Title, "MomentScience postback receiver") {}

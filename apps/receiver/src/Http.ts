@@ -4,7 +4,7 @@ import { HttpApiBuilder, type HttpApp, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Duration, Effect, Layer } from "effect"
 import { PostbacksLive } from "./Admin/Postbacks.ts"
-import { AdminAuthLive, HealthLive, UsersLive } from "./Admin/Users.ts"
+import { AdminAuthLive, HealthLive, MetricsLive, UsersLive } from "./Admin/Users.ts"
 import { ReceiverApi } from "./Api.ts"
 import { ReceiverConfig } from "./Config.ts"
 import type { Database } from "./Db/Database.ts"
@@ -81,7 +81,7 @@ export const ServerLive: Layer.Layer<HttpServer.HttpServer, never, ReceiverConfi
 
 /** The admin and health API, served by `ServerLive`. */
 export const ApiLive = HttpApiBuilder.api(ReceiverApi).pipe(
-  Layer.provide([HealthLive, UsersLive, PostbacksLive]),
+  Layer.provide([HealthLive, MetricsLive, UsersLive, PostbacksLive]),
   Layer.provide(AdminAuthLive)
 )
 

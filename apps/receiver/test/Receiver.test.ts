@@ -324,6 +324,21 @@ for (const database of testDatabases) {
             status: 200,
             body: { status: "ready", database: database.name }
           })
+          expect((yield* get(`${receiver.baseUrl}/postbacks?secret=wrong`)).status).toBe(401)
+          const metrics = yield* Effect.promise(async () => {
+            const r = await fetch(`${receiver.baseUrl}/metrics`, {
+              headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` }
+            })
+            return { status: r.status, type: r.headers.get("content-type"), text: await r.text() }
+          })
+          expect(metrics.status).toBe(200)
+          expect(metrics.type).toContain("text/plain")
+          expect(metrics.text).toContain("# TYPE receiver_postbacks_received_total counter")
+          expect(metrics.text).toMatch(
+            /receiver_postbacks_received_total\{outcome="unauthorized"\} [1-9]/
+          )
+          expect(metrics.text).toContain('receiver_ingest_batch_rows_bucket{le="+Inf"}')
+          expect((yield* get(`${receiver.baseUrl}/metrics`)).status).toBe(401)
           const openapi = yield* get(`${receiver.baseUrl}/api/openapi.json`)
           expect(Object.keys((openapi.body as { paths: object }).paths)).toContain(
             "/api/users/{userId}"

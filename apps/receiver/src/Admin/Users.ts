@@ -4,6 +4,7 @@ import { Effect, Layer, Redacted } from "effect"
 import { AdminAuth, ReceiverApi, RewardTransaction, UserLedger } from "../Api.ts"
 import { Database, useSql } from "../Db/Database.ts"
 import { accounts, postbacks, rewardTransactions } from "../Db/schema.ts"
+import { prometheusText } from "../Metrics.ts"
 import { Secrets, secretMatches } from "../Secrets.ts"
 
 export const AdminAuthLive: Layer.Layer<AdminAuth, never, Secrets> = Layer.effect(
@@ -53,6 +54,10 @@ export const UsersLive = HttpApiBuilder.group(ReceiverApi, "users", (handlers) =
       }).pipe(Effect.orDie)
     )
   })
+)
+
+export const MetricsLive = HttpApiBuilder.group(ReceiverApi, "metrics", (handlers) =>
+  handlers.handle("metrics", () => Effect.sync(prometheusText))
 )
 
 export const HealthLive = HttpApiBuilder.group(ReceiverApi, "health", (handlers) =>

@@ -1,4 +1,4 @@
-import { Context, Duration, Effect, Layer } from "effect"
+import { Context, Duration, Effect, Layer, Metric, MetricBoundaries } from "effect"
 import { ReceiverConfig } from "../Config.ts"
 import { Database, type SqlRunner } from "../Db/Database.ts"
 import { WakeSignal } from "../Worker/WakeSignal.ts"
@@ -26,6 +26,12 @@ export class StoreUnavailable extends Error {
 export class StoreRefused extends Error {
   override readonly name = "StoreRefused"
 }
+
+const batchRows = Metric.histogram(
+  "receiver_ingest_batch_rows",
+  MetricBoundaries.exponential({ start: 1, factor: 2, count: 10 }),
+  "Postbacks written per ingest statement"
+)
 
 interface Waiter {
   readonly row: InboxRow
@@ -172,6 +178,7 @@ export class GroupCommit {
     )
     try {
       const result = await insertPostbacks(this.sql, rows)
+      batchRows.unsafeUpdate(rows.length, [])
       this.settle(groups, result)
       this.onCommitted(result.length)
     } catch (error) {
