@@ -9,6 +9,7 @@ import {
   OpenApi
 } from "@effect/platform"
 import { Schema } from "effect"
+import { POSTBACK_STATUSES } from "./Db/schema.ts"
 
 /** Admin routes need `Authorization: Bearer <ADMIN_TOKEN>`. */
 export class AdminAuth extends HttpApiMiddleware.Tag<AdminAuth>()("AdminAuth", {
@@ -85,16 +86,7 @@ export class UsersGroup extends HttpApiGroup.make("users")
   .prefix("/api")
   .annotate(OpenApi.Title, "Users") {}
 
-const PostbackStatus = Schema.Literal(
-  "pending",
-  "processing",
-  "credited",
-  "recorded",
-  "unattributed",
-  "held",
-  "rejected",
-  "dead"
-)
+const PostbackStatus = Schema.Literal(...POSTBACK_STATUSES)
 
 export class StoredPostback extends Schema.Class<StoredPostback>("StoredPostback")({
   id: Schema.Number,
