@@ -1,4 +1,4 @@
-import { Clock, Duration, Effect } from "effect"
+import { Clock, Context, DefaultServices, Duration, Effect } from "effect"
 import type { OutgoingRequest } from "../Endpoint.ts"
 
 /** The shape of `fetch` the sender calls: the global one, or a stub. */
@@ -81,13 +81,20 @@ const read = async (
 // Microsecond resolution is plenty, and keeps reports readable.
 const elapsedMs = (from: bigint, to: bigint): number => Math.round(Number(to - from) / 1e3) / 1e3
 
-/**
- * One HTTP exchange, timed on the Effect clock: the request, the status and
- * the body read to its end, within `timeoutMs` (interrupting it aborts the
- * fetch). Redirects are not followed: MomentScience counts only `200` as
- * delivered, so a `3xx` is reported as it is.
- */
-export const exchange = (
+const classify = (answer: Answer, latencyMs: number): Exchanged => {
+  if (!Number.isInteger(answer.status) || answer.status < 100 || answer.status > 599) {
+    // A browser's opaque redirect (status 0): no usable answer.
+    return {
+      _tag: "connectionError",
+      reason: `unusable response (status ${answer.status})`,
+      latencyMs
+    }
+  }
+  return { _tag: "response", ...answer, latencyMs }
+}
+
+/** Any clock: the time limit is a clock sleep raced against the fetch (a TestClock drives it). */
+const onAnyClock = (
   request: OutgoingRequest,
   settings: ExchangeSettings
 ): Effect.Effect<Exchanged> => {
@@ -105,23 +112,73 @@ export const exchange = (
     Effect.flatMap(call, (result) =>
       Effect.map(Clock.currentTimeNanos, (ended): Exchanged => {
         const latencyMs = elapsedMs(began, ended)
-        if (result._tag === "Left") {
-          const failure = result.left
-          return failure._tag === "timeout"
-            ? { _tag: "timeout", latencyMs }
-            : { _tag: "connectionError", reason: failure.reason, latencyMs }
-        }
-        const answer = result.right
-        if (!Number.isInteger(answer.status) || answer.status < 100 || answer.status > 599) {
-          // A browser's opaque redirect (status 0): no usable answer.
-          return {
-            _tag: "connectionError",
-            reason: `unusable response (status ${answer.status})`,
-            latencyMs
-          }
-        }
-        return { _tag: "response", ...answer, latencyMs }
+        if (result._tag === "Right") return classify(result.right, latencyMs)
+        const failure = result.left
+        return failure._tag === "timeout"
+          ? { _tag: "timeout", latencyMs }
+          : { _tag: "connectionError", reason: failure.reason, latencyMs }
       })
     )
   )
 }
+
+/**
+ * The live clock: the same exchange with a native timer in one async step.
+ * `Effect.timeoutFail` forks a fiber per request; this costs a third as much,
+ * which is what lets the load generator keep up with a fast receiver.
+ */
+const onLiveClock = (
+  request: OutgoingRequest,
+  settings: ExchangeSettings,
+  clock: Clock.Clock
+): Effect.Effect<Exchanged> =>
+  Effect.async<Exchanged>((resume) => {
+    const controller = new AbortController()
+    const began = clock.unsafeCurrentTimeNanos()
+    const latency = () => elapsedMs(began, clock.unsafeCurrentTimeNanos())
+    let settled = false
+    const timer = setTimeout(() => {
+      if (settled) return
+      settled = true
+      controller.abort()
+      resume(Effect.succeed({ _tag: "timeout", latencyMs: latency() }))
+    }, settings.timeoutMs)
+    read(request, settings, controller.signal).then(
+      (answer) => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        resume(Effect.succeed(classify(answer, latency())))
+      },
+      (error: unknown) => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        resume(
+          Effect.succeed({ _tag: "connectionError", reason: reasonOf(error), latencyMs: latency() })
+        )
+      }
+    )
+    return Effect.sync(() => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      controller.abort()
+    })
+  })
+
+const liveClock: Clock.Clock = Context.get(DefaultServices.liveServices, Clock.Clock)
+
+/**
+ * One HTTP exchange, timed on the Effect clock: the request, the status and
+ * the body read to its end, within `timeoutMs` (interrupting it aborts the
+ * fetch). Redirects are not followed: MomentScience counts only `200` as
+ * delivered, so a `3xx` is reported as it is.
+ */
+export const exchange = (
+  request: OutgoingRequest,
+  settings: ExchangeSettings
+): Effect.Effect<Exchanged> =>
+  Effect.clockWith((clock) =>
+    clock === liveClock ? onLiveClock(request, settings, clock) : onAnyClock(request, settings)
+  )
