@@ -339,7 +339,9 @@ const loadWith = (
         errorReasons: Object.fromEntries(reasons),
         ...(latency === undefined ? {} : { latency }),
         targetRate: rate,
-        achievedRate: sent > 1 && lastSentMs > 0 ? ((sent - 1) * 1000) / lastSentMs : sent,
+        // Starts per second between the first and the last start; a single
+        // request (or all at one instant) was on schedule by definition.
+        achievedRate: sent > 1 && lastSentMs > 0 ? ((sent - 1) * 1000) / lastSentMs : rate,
         maxLagMs,
         elapsedMs: lastDoneMs,
         stopped: sent < planned

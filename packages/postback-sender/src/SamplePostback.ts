@@ -30,7 +30,7 @@ const SAMPLE_PAYOUT: Decimal = Decimal.parse("2.10")
  * samplePostback({ isLoyaltyBoost: true, payload: { user_id: "42" } })
  */
 export const samplePostback = (overrides?: Partial<Postback>): Postback => {
-  const o = optionsRecord(overrides, "samplePostback", FIELDS) as Partial<Postback>
+  const o = optionsRecord(overrides, "samplePostback", FIELDS, "field") as Partial<Postback>
   return {
     offerId: "1511",
     advertiserName: "MomentScience",

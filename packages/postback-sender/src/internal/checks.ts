@@ -19,16 +19,17 @@ export const show = (value: unknown): string => {
 export const optionsRecord = (
   options: unknown,
   where: string,
-  known: ReadonlyArray<string>
+  known: ReadonlyArray<string>,
+  noun = "option"
 ): Readonly<Record<string, unknown>> => {
   if (options === undefined) return {}
   if (typeof options !== "object" || options === null || Array.isArray(options)) {
-    throw new TypeError(`${where}: options must be an object, got ${show(options)}`)
+    throw new TypeError(`${where}: ${noun}s must be an object, got ${show(options)}`)
   }
   for (const key of Object.keys(options)) {
     if (!known.includes(key)) {
       throw new TypeError(
-        `${where}: unknown option ${JSON.stringify(key)} (known options: ${known.join(", ")})`
+        `${where}: unknown ${noun} ${JSON.stringify(key)} (known ${noun}s: ${known.join(", ")})`
       )
     }
   }

@@ -13,8 +13,6 @@ import { show } from "./checks.ts"
 /** An endpoint checked once, turning postbacks into requests. */
 export interface CompiledEndpoint {
   readonly method: "GET" | "POST"
-  /** The URL or template text, for messages. */
-  readonly target: string
   readonly request: (postback: Postback) => OutgoingRequest
 }
 
@@ -79,7 +77,7 @@ export const compileEndpoint = (
     throw new TypeError(
       method === "POST"
         ? `${where}: endpoint.url is required for a POST endpoint`
-        : `${where}: a GET endpoint needs either url (fields as query parameters) or template (a {macro} URL), not both`
+        : `${where}: a GET endpoint needs either url (fields as query parameters) or template (a {macro} URL)${hasUrl ? ", not both" : ""}`
     )
   }
   if (!hasTemplate && e.missing !== undefined) {
@@ -101,10 +99,9 @@ export const compileEndpoint = (
     }
     const options =
       e.missing === undefined ? undefined : { missing: e.missing as MissingValuePolicy }
-    const get = { ...headers }
+    const get = Object.freeze({ ...headers })
     return {
       method: "GET",
-      target: template.source,
       request: (postback) => ({
         method: "GET",
         url: render(template, postback, options),
@@ -116,10 +113,9 @@ export const compileEndpoint = (
   const url = absoluteUrl(e.url, `${where}: endpoint.url`)
   if (method === "POST") {
     const href = url.href
-    const post = { "content-type": "application/json", ...headers }
+    const post = Object.freeze({ "content-type": "application/json", ...headers })
     return {
       method: "POST",
-      target: href,
       request: (postback) => ({
         method: "POST",
         url: href,
@@ -132,10 +128,9 @@ export const compileEndpoint = (
   // secret, a source tag), which is kept as written.
   const own = url.search.slice(1)
   const base = `${url.origin}${url.pathname}?${own === "" ? "" : `${own}&`}`
-  const get = { ...headers }
+  const get = Object.freeze({ ...headers })
   return {
     method: "GET",
-    target: url.href,
     request: (postback) => ({
       method: "GET",
       url: base + encodePostbackQuery(postback).toString(),
