@@ -80,12 +80,22 @@ describe("postback test", () => {
   it("GET to a macro template; --json", async () => {
     answering(() => ({ status: 200, body: "OK" }))
     const template = `${server.origin}/pb?amount={payout}&uid={user_id}&oid={offer_id}`
-    const { code, stdout } = await run(["test", "--template", template, "--json"])
+    const { code, stdout } = await run([
+      "test",
+      "--template",
+      template,
+      "--json",
+      "--header",
+      "Authorization: Bearer t0ken"
+    ])
     expect(code).toBe(EXIT.ok)
     expect(received().map((r) => r.url)).toEqual(["/pb?amount=2.10&uid=3410444&oid=1511"])
     const result = JSON.parse(stdout)
     expect(result).toMatchObject({ pass: true, status: 200, body: "OK" })
     expect(result.request.url).toBe(`${server.origin}/pb?amount=2.10&uid=3410444&oid=1511`)
+    // Sent, but not printed.
+    expect(received()[0]!.headers.authorization).toBe("Bearer t0ken")
+    expect(result.request.headers).toEqual({ authorization: "***" })
   })
 
   it("bad command lines exit with 2, name the problem and send nothing", async () => {

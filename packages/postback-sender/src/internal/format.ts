@@ -1,7 +1,7 @@
 import type { AttemptReport } from "../DeliveryReport.ts"
 import type { OutgoingRequest } from "../Endpoint.ts"
 import type { LatencyStats } from "../Latency.ts"
-import { redactUrl } from "./redact.ts"
+import { redactHeaders, redactUrl } from "./redact.ts"
 
 /** Milliseconds with precision that suits their size. */
 export const ms = (value: number): string =>
@@ -59,6 +59,14 @@ export const latencyLine = (latency: LatencyStats): string =>
     `mean ${ms(latency.mean)}`
   ].join("  ")
 
-/** JSON for `--json` output: dates as ISO text, URLs with credential-like values hidden. */
+/** JSON for `--json` output: dates as ISO text, credential-like URL and header values hidden. */
 export const toJson = (value: unknown): string =>
-  JSON.stringify(value, (key, v) => (key === "url" && typeof v === "string" ? redactUrl(v) : v), 2)
+  JSON.stringify(
+    value,
+    (key, v) => {
+      if (key === "url" && typeof v === "string") return redactUrl(v)
+      if (key === "headers" && typeof v === "object" && v !== null) return redactHeaders(v)
+      return v
+    },
+    2
+  )

@@ -29,3 +29,14 @@ export const redactUrl = (url: string): string => {
   }
   return changed ? `${url.slice(0, query + 1)}${parts.join("&")}${url.slice(end)}` : url
 }
+
+/** Header values that are credentials (`authorization`, `cookie`, `x-api-key`, ...) as `***`. */
+export const redactHeaders = (
+  headers: Readonly<Record<string, string>>
+): Readonly<Record<string, string>> => {
+  const out: Record<string, string> = {}
+  for (const [name, value] of Object.entries(headers)) {
+    out[name] = SECRET_NAME.test(name) || /cookie/i.test(name) ? "***" : value
+  }
+  return out
+}
