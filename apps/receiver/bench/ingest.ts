@@ -3,13 +3,19 @@
 //   2. Fastify + one INSERT per request (the common baseline)
 //   3. this receiver (worker off: ingest only), then with its worker on
 // Each server runs as its own process on its own fresh PostgreSQL database;
-// autocannon drives 50 connections of unique docs-shaped POST postbacks.
+// autocannon drives 50 connections of unique docs-shaped POST postbacks
+// (made with @org/postback-sender's samplePostback, encoded by
+// @org/postback-schema). autocannon, not the sender's fetch-based load
+// generator, offers the load: on two shared cores the generator has to be
+// the cheapest process in the room.
 // Then the receiver is driven at half its peak rate to read its p99 latency.
 //
 //   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test pnpm --filter @org/receiver bench
 import { type ChildProcess, spawn } from "node:child_process"
 import { randomUUID } from "node:crypto"
 import { fileURLToPath } from "node:url"
+import { Decimal, encodePostbackJson } from "@org/postback-schema"
+import { samplePostback } from "@org/postback-sender"
 import autocannon from "autocannon"
 import postgres from "postgres"
 
@@ -79,17 +85,18 @@ const start = (args: ReadonlyArray<string>, env: Record<string, string>) =>
   })
 
 let counter = 0
-const nextBody = () => {
+/** A new docs-shaped LoyaltyBoost postback per request, encoded by the schema package. */
+const nextPostback = () => {
   const n = counter++
-  return JSON.stringify({
-    offer_id: String(1000 + (n % 97)),
-    advertiser_name: "MomentScience",
-    payout: `${(n % 40) + 1}.${String(n % 100).padStart(2, "0")}`,
-    timestamp: new Date(Date.UTC(2026, 0, 1) + n).toISOString(),
-    is_loyaltyboost: "1",
+  return samplePostback({
+    offerId: String(1000 + (n % 97)),
+    payout: Decimal.make(BigInt(100 + (n % 4000)), 2),
+    timestamp: new Date(Date.UTC(2026, 0, 1) + n),
+    isLoyaltyBoost: true,
     payload: { user_id: `user-${n % 5000}`, session_id: `s-${n}` }
   })
 }
+const nextBody = () => JSON.stringify(encodePostbackJson(nextPostback()))
 
 interface Figures {
   readonly rps: number
@@ -152,6 +159,7 @@ const contenders = [
 
 const results: Array<{ name: string } & Figures> = []
 let halfLoad: (Figures & { rate: number }) | undefined
+
 for (const contender of contenders) {
   if (only !== undefined && !contender.name.includes(only)) continue
   const database = await createDatabase()

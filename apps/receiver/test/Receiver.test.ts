@@ -1,4 +1,6 @@
 import { expect, layer } from "@effect/vitest"
+import { Decimal, type Postback } from "@org/postback-schema"
+import { samplePostback, sendOnce } from "@org/postback-sender"
 import { Effect } from "effect"
 import { testDatabases } from "./support/databases.ts"
 import { eventually, TEST_ADMIN_TOKEN, TestReceiver, testReceiver } from "./support/receiver.ts"
@@ -17,6 +19,22 @@ const docsPostBody = (overrides: Record<string, unknown> = {}) => ({
   ...overrides
 })
 
+/** The docs' POST example as a decoded postback, delivered the way MomentScience does (the sender package). */
+const docsPostback = (overrides: Partial<Postback> = {}) =>
+  samplePostback({
+    timestamp: new Date("2023-09-20T15:27:40.802Z"),
+    isLoyaltyBoost: true,
+    payload: { user_id: "3410444", session_id: "abc-123" },
+    ...overrides
+  })
+
+const send = (url: string, postback: Postback, method: "GET" | "POST" = "POST") =>
+  Effect.promise(async () => {
+    const result = await sendOnce(postback, { method, url })
+    return { status: result.status, body: JSON.parse(result.body) as Record<string, unknown> }
+  })
+
+/** Raw requests, for bodies no sender would produce. */
 const post = (url: string, body: unknown, contentType = "application/json") =>
   Effect.promise(async () => {
     const response = await fetch(url, {
@@ -66,9 +84,9 @@ for (const database of testDatabases) {
         Effect.gen(function* () {
           const receiver = yield* TestReceiver
           const user = `docs-post-${database.name}`
-          const response = yield* post(
+          const response = yield* send(
             receiver.postbackUrl(),
-            docsPostBody({ payload: { user_id: user } })
+            docsPostback({ payload: { user_id: user } })
           )
           expect(response.status).toBe(200)
           expect(response.body).toMatchObject({ status: "accepted", duplicate: false })
@@ -137,9 +155,9 @@ for (const database of testDatabases) {
         Effect.gen(function* () {
           const receiver = yield* TestReceiver
           const user = `dup-${database.name}`
-          const body = docsPostBody({ payout: "30", payload: { user_id: user } })
+          const postback = docsPostback({ payout: Decimal.parse("30"), payload: { user_id: user } })
           const responses = yield* Effect.all(
-            Array.from({ length: 20 }, () => post(receiver.postbackUrl(), body)),
+            Array.from({ length: 20 }, () => send(receiver.postbackUrl(), postback)),
             { concurrency: "unbounded" }
           )
           expect(responses.map((r) => r.status)).toEqual(Array(20).fill(200))
@@ -149,7 +167,8 @@ for (const database of testDatabases) {
           expect(yield* settled(receiver.sql, responses[0]!.body.id)).toEqual({
             status: "credited"
           })
-          expect((yield* post(receiver.postbackUrl(), body)).body.duplicate).toBe(true)
+          // the same postback as a GET is the same conversion
+          expect((yield* send(receiver.postbackUrl(), postback, "GET")).body.duplicate).toBe(true)
           yield* receiver.worker.drain
           const [row] = yield* rowsOf<{ delivery_count: number; status: string }>(
             receiver.sql,
@@ -239,9 +258,9 @@ for (const database of testDatabases) {
             docsPostBody({ payload: { user_id: "x".repeat(70_000) } })
           )
           expect(huge.status).toBe(413)
-          const held = yield* post(
+          const held = yield* send(
             receiver.postbackUrl(),
-            docsPostBody({ payout: "5000.00", payload: { user_id: "whale" } })
+            docsPostback({ payout: Decimal.parse("5000.00"), payload: { user_id: "whale" } })
           )
           expect(held.status).toBe(200)
           yield* receiver.worker.drain
@@ -293,9 +312,9 @@ for (const database of testDatabases) {
       it.effect("LoyaltyBoost without a user id is unattributed", () =>
         Effect.gen(function* () {
           const receiver = yield* TestReceiver
-          const response = yield* post(
+          const response = yield* send(
             receiver.postbackUrl(),
-            docsPostBody({ offer_id: "nouser", payload: { session_id: "s" } })
+            docsPostback({ offerId: "nouser", payload: { session_id: "s" } })
           )
           expect(response.status).toBe(200)
           const row = yield* settled<{ status: string; outcome: { reason: string } }>(

@@ -4,6 +4,8 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { HttpServer } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
+import { Decimal } from "@org/postback-schema"
+import { samplePostback, sendOnce } from "@org/postback-sender"
 import { Effect, Layer } from "effect"
 import { makeReceiver } from "../src/App.ts"
 import { ReceiverConfig } from "../src/Config.ts"
@@ -13,19 +15,17 @@ import { TEST_ADMIN_TOKEN, TEST_SECRET, testEnv } from "./support/env.ts"
 import { startReceiverProcess } from "./support/process.ts"
 import { eventually } from "./support/receiver.ts"
 
-const postback = (baseUrl: string, user: string, offer = "1511") =>
-  fetch(`${baseUrl}/postbacks?secret=${TEST_SECRET}`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({
-      offer_id: offer,
-      advertiser_name: "MomentScience",
-      payout: "3.00",
-      timestamp: "2023-09-20T15:27:40.802Z",
-      is_loyaltyboost: "1",
+/** One LoyaltyBoost postback of 3.00 USD for `user`, delivered once by the sender package. */
+const postback = (baseUrl: string, user: string) =>
+  sendOnce(
+    samplePostback({
+      payout: Decimal.parse("3.00"),
+      timestamp: new Date("2023-09-20T15:27:40.802Z"),
+      isLoyaltyBoost: true,
       payload: { user_id: user }
-    })
-  }).then((r) => r.status)
+    }),
+    { method: "POST", url: `${baseUrl}/postbacks?secret=${TEST_SECRET}` }
+  ).then((result) => result.status)
 
 const balanceOf = async (baseUrl: string, user: string): Promise<number | undefined> => {
   const response = await fetch(`${baseUrl}/api/users/${user}`, {
