@@ -69,6 +69,8 @@ export const receiverConfig = Config.all({
   publicUrl: Config.url("PUBLIC_URL").pipe(Config.option),
   databaseUrl: Config.redacted("DATABASE_URL").pipe(Config.option),
   databasePoolSize: positiveInt("DATABASE_POOL_SIZE", 10),
+  /** Longest a statement (or a worker transaction) may take before it counts as failed. */
+  databaseTimeoutMs: positiveInt("DATABASE_TIMEOUT_MS", 5_000),
   dataDir: Config.string("RECEIVER_DATA_DIR").pipe(Config.withDefault("./.data")),
   postbackSecret: Config.redacted("POSTBACK_SECRET").pipe(
     Config.validate({

@@ -133,7 +133,15 @@ describe.skipIf(testDatabaseUrl === undefined)("database outage", () => {
         viaProxy.port = String(proxy.port())
         const context = yield* Layer.build(
           makeReceiver(Database.layerPostgres(viaProxy.toString(), { poolSize: 4 })).pipe(
-            Layer.provide(ReceiverConfig.fromRecord(testEnv({ DATABASE_POOL_SIZE: "4" })))
+            Layer.provide(
+              ReceiverConfig.fromRecord(
+                testEnv({
+                  DATABASE_POOL_SIZE: "4",
+                  WORKER_RETRY_BASE_MS: "100",
+                  WORKER_RETRY_CAP_MS: "500"
+                })
+              )
+            )
           )
         )
         const server = yield* Effect.provide(HttpServer.HttpServer, context)

@@ -47,7 +47,28 @@ const migrationsFolder = fileURLToPath(new URL("../../drizzle", import.meta.url)
 // so only the first applies anything and the others find nothing to do.
 const MIGRATION_LOCK = 7_304_113_581
 
-const openPostgres = (url: string, poolSize: number) =>
+/** Default bound on one database call (a statement, or a whole transaction). */
+export const DEFAULT_TIMEOUT_MS = 5_000
+
+/**
+ * Bounds a driver call. A database that stops answering (a dead connection
+ * the driver has not noticed, a lock held elsewhere) must turn into an error
+ * the caller can act on: a 503 for the sender, a retry for the worker. The
+ * call itself may still complete later; every write here is idempotent
+ * (dedup key, unique credit), so that is harmless.
+ */
+const bounded = <A>(operation: string, timeoutMs: number, promise: Promise<A>): Promise<A> => {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`${operation} timed out after ${timeoutMs} ms`)),
+      timeoutMs
+    )
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}
+
+const openPostgres = (url: string, poolSize: number, timeoutMs: number) =>
   Effect.acquireRelease(
     Effect.sync(() =>
       postgres(url, {
@@ -55,26 +76,33 @@ const openPostgres = (url: string, poolSize: number) =>
         onnotice: () => {},
         connect_timeout: 5,
         idle_timeout: 60,
-        connection: { application_name: "postback-receiver" }
+        // postgres.js counts failed connections for the whole pool and waits
+        // up to 20 s before the next attempt; after an outage that would keep
+        // answering 503 long after the database is back. Retry sooner.
+        backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 2),
+        // The server gives up on a statement the client has stopped waiting for.
+        connection: { application_name: "postback-receiver", statement_timeout: timeoutMs }
       })
     ),
     (client) => Effect.promise(() => client.end({ timeout: 5 }))
   ).pipe(
-    Effect.flatMap((client) =>
+    Effect.tap(() =>
       Effect.tryPromise({
+        // Migrations get a connection of their own: one session for the
+        // advisory lock and the migration, and no statement timeout (building
+        // an index on a large table may take a while).
         try: async () => {
-          const reserved = await client.reserve()
+          const single = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 5 })
           try {
-            await reserved.unsafe("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK])
+            await single.unsafe("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK])
             try {
-              await migratePostgres(drizzlePostgres(client, { schema }), { migrationsFolder })
+              await migratePostgres(drizzlePostgres(single, { schema }), { migrationsFolder })
             } finally {
-              await reserved.unsafe("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK])
+              await single.unsafe("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK])
             }
           } finally {
-            reserved.release()
+            await single.end({ timeout: 5 })
           }
-          return client
         },
         catch: (cause) => new DatabaseError({ operation: "migrate PostgreSQL", cause })
       })
@@ -83,14 +111,26 @@ const openPostgres = (url: string, poolSize: number) =>
       const sql: Sql = {
         dialect: "postgres",
         query: (text, params = []) =>
-          client.unsafe(text, params as Array<postgres.ParameterOrJSON<never>>, { prepare: true }),
-        transaction: (f) =>
-          client.begin((tx) =>
-            f({
-              query: (text, params = []) =>
-                tx.unsafe(text, params as Array<postgres.ParameterOrJSON<never>>, { prepare: true })
+          bounded(
+            "query",
+            timeoutMs,
+            client.unsafe(text, params as Array<postgres.ParameterOrJSON<never>>, {
+              prepare: true
             })
-          ) as Promise<never>,
+          ),
+        transaction: (f) =>
+          bounded(
+            "transaction",
+            timeoutMs,
+            client.begin((tx) =>
+              f({
+                query: (text, params = []) =>
+                  tx.unsafe(text, params as Array<postgres.ParameterOrJSON<never>>, {
+                    prepare: true
+                  })
+              })
+            ) as Promise<never>
+          ),
         listen: async (channel, onNotify) => {
           const subscription = await client.listen(channel, () => onNotify())
           return () => subscription.unlisten()
@@ -100,7 +140,7 @@ const openPostgres = (url: string, poolSize: number) =>
     })
   )
 
-const openPglite = (dataDir: string | undefined) =>
+const openPglite = (dataDir: string | undefined, timeoutMs: number) =>
   Effect.acquireRelease(
     Effect.tryPromise({
       try: async () => {
@@ -117,13 +157,18 @@ const openPglite = (dataDir: string | undefined) =>
       const sql: Sql = {
         dialect: "pglite",
         query: async (text, params = []) =>
-          (await client.query(text, params as Array<unknown>)).rows as Array<never>,
+          (await bounded("query", timeoutMs, client.query(text, params as Array<unknown>)))
+            .rows as Array<never>,
         transaction: (f) =>
-          client.transaction((tx) =>
-            f({
-              query: async (text, params = []) =>
-                (await tx.query(text, params as Array<unknown>)).rows as Array<never>
-            })
+          bounded(
+            "transaction",
+            timeoutMs,
+            client.transaction((tx) =>
+              f({
+                query: async (text, params = []) =>
+                  (await tx.query(text, params as Array<unknown>)).rows as Array<never>
+              })
+            )
           ),
         listen: (channel, onNotify) => client.listen(channel, () => onNotify())
       }
@@ -142,13 +187,19 @@ export class Database extends Context.Tag("@org/receiver/Database")<
 >() {
   static readonly layerPostgres = (
     url: string,
-    options: { readonly poolSize?: number } = {}
+    options: { readonly poolSize?: number; readonly timeoutMs?: number } = {}
   ): Layer.Layer<Database, DatabaseError> =>
-    Layer.scoped(Database, openPostgres(url, options.poolSize ?? 10))
+    Layer.scoped(
+      Database,
+      openPostgres(url, options.poolSize ?? 10, options.timeoutMs ?? DEFAULT_TIMEOUT_MS)
+    )
 
   /** Embedded PGlite; in memory when `dataDir` is undefined. */
-  static readonly layerPglite = (dataDir?: string): Layer.Layer<Database, DatabaseError> =>
-    Layer.scoped(Database, openPglite(dataDir))
+  static readonly layerPglite = (
+    dataDir?: string,
+    options: { readonly timeoutMs?: number } = {}
+  ): Layer.Layer<Database, DatabaseError> =>
+    Layer.scoped(Database, openPglite(dataDir, options.timeoutMs ?? DEFAULT_TIMEOUT_MS))
 
   /** Chooses from `DATABASE_URL` and `RECEIVER_DATA_DIR`. */
   static readonly layer: Layer.Layer<Database, DatabaseError, ReceiverConfig> = Layer.unwrapEffect(
@@ -159,11 +210,16 @@ export class Database extends Context.Tag("@org/receiver/Database")<
           const dir = `${config.dataDir.replace(/\/+$/, "")}/pglite`
           return Layer.scoped(
             Database,
-            Effect.logInfo(`Using embedded PGlite in ${dir}`).pipe(Effect.zipRight(openPglite(dir)))
+            Effect.logInfo(`Using embedded PGlite in ${dir}`).pipe(
+              Effect.zipRight(openPglite(dir, config.databaseTimeoutMs))
+            )
           )
         },
         onSome: (url) =>
-          Layer.scoped(Database, openPostgres(Redacted.value(url), config.databasePoolSize))
+          Layer.scoped(
+            Database,
+            openPostgres(Redacted.value(url), config.databasePoolSize, config.databaseTimeoutMs)
+          )
       })
     })
   )
