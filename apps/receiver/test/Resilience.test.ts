@@ -88,13 +88,21 @@ const makeProxy = (target: URL) =>
       const sockets = new Set<Socket>()
       let server: Server | undefined
       let port = 0
+      // Frozen: connections stay open but no byte goes through, like a
+      // database host that stopped answering without closing anything.
+      let frozen = false
       const start = () =>
         new Promise<void>((resolve) => {
           server = createServer((client) => {
             const upstream = connect(Number(target.port || 5432), target.hostname)
             sockets.add(client)
             sockets.add(upstream)
-            client.pipe(upstream).pipe(client)
+            client.on("data", (chunk) => {
+              if (!frozen) upstream.write(chunk)
+            })
+            upstream.on("data", (chunk) => {
+              if (!frozen) client.write(chunk)
+            })
             const drop = () => {
               client.destroy()
               upstream.destroy()
@@ -116,10 +124,68 @@ const makeProxy = (target: URL) =>
           server?.close(() => resolve())
         })
       await start()
-      return { port: () => port, start, stop }
+      return {
+        port: () => port,
+        start,
+        stop,
+        freeze: (on: boolean) => {
+          frozen = on
+        }
+      }
     }),
     (proxy) => Effect.promise(() => proxy.stop())
   )
+
+/** The receiver, in this process, on PostgreSQL reached through a proxy the test controls. */
+const receiverBehindProxy = (env: Record<string, string>) =>
+  Effect.gen(function* () {
+    const { url } = yield* makeIsolatedPostgres(testDatabaseUrl!)
+    const proxy = yield* makeProxy(new URL(url))
+    const viaProxy = new URL(url)
+    viaProxy.port = String(proxy.port())
+    const settings = testEnv({ DATABASE_POOL_SIZE: "4", ...env })
+    const context = yield* Layer.build(
+      makeReceiver(
+        Database.layerPostgres(viaProxy.toString(), {
+          poolSize: 4,
+          timeoutMs: Number(settings.DATABASE_TIMEOUT_MS ?? 5000)
+        })
+      ).pipe(Layer.provide(ReceiverConfig.fromRecord(settings)))
+    )
+    const server = yield* Effect.provide(HttpServer.HttpServer, context)
+    const port = server.address._tag === "TcpAddress" ? server.address.port : 0
+    return { proxy, baseUrl: `http://127.0.0.1:${port}` }
+  })
+
+describe.skipIf(testDatabaseUrl === undefined)("a database that stops answering", () => {
+  it.live(
+    "gets 503 within DATABASE_TIMEOUT_MS, never a request left hanging, and 200 again when it answers",
+    () =>
+      Effect.gen(function* () {
+        const { proxy, baseUrl } = yield* receiverBehindProxy({
+          DATABASE_TIMEOUT_MS: "1000",
+          WORKER_ENABLED: "false"
+        })
+        expect(yield* Effect.promise(() => postback(baseUrl, "frozen-before"))).toBe(200)
+        proxy.freeze(true)
+        const started = Date.now()
+        const during = yield* Effect.promise(() =>
+          Promise.all(Array.from({ length: 5 }, (_, i) => postback(baseUrl, `frozen-${i}`)))
+        )
+        const waited = Date.now() - started
+        expect(during).toEqual(Array(5).fill(503))
+        expect(waited).toBeGreaterThanOrEqual(900)
+        expect(waited).toBeLessThan(5000)
+        proxy.freeze(false)
+        const after = yield* eventually(async () => {
+          const status = await postback(baseUrl, "frozen-after")
+          return status === 200 ? status : undefined
+        }, 20_000)
+        expect(after).toBe(200)
+      }).pipe(Effect.scoped),
+    60_000
+  )
+})
 
 describe.skipIf(testDatabaseUrl === undefined)("database outage", () => {
   it.live(
