@@ -4,6 +4,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it, layer } from "@effect/vitest"
+import { samplePostback, sendOnce } from "@org/postback-sender"
 import { Effect, Either, Layer, Redacted } from "effect"
 import postgres from "postgres"
 import { ReceiverConfig } from "../src/Config.ts"
@@ -176,5 +177,32 @@ describe.skipIf(testDatabaseUrl === undefined)("receiver migrate", () => {
         expect(tables).toEqual(["accounts", "postbacks", "reward_transactions"])
       }).pipe(Effect.scoped),
     60_000
+  )
+})
+
+layer(testReceiver(testDatabases[0]!, { POSTBACK_DEDUP_KEY: "click_id" }), {
+  timeout: 60_000,
+  excludeTestServices: true
+})("POSTBACK_DEDUP_KEY", (it) => {
+  it.effect("the payload key, not the whole postback, identifies a conversion", () =>
+    Effect.gen(function* () {
+      const receiver = yield* TestReceiver
+      const deliver = (payload: Record<string, string>) =>
+        Effect.promise(async () => {
+          const result = await sendOnce(
+            samplePostback({ isLoyaltyBoost: true, payload: { user_id: "clicker", ...payload } }),
+            { method: "POST", url: receiver.postbackUrl() }
+          )
+          return JSON.parse(result.body) as { id: number; duplicate: boolean }
+        })
+      const first = yield* deliver({ click_id: "c-1", session_id: "a" })
+      // same click, other details (a later timestamp, another session): the same conversion
+      const again = yield* deliver({ click_id: "c-1", session_id: "b" })
+      const other = yield* deliver({ click_id: "c-2", session_id: "a" })
+      expect(first.duplicate).toBe(false)
+      expect(again).toMatchObject({ id: first.id, duplicate: true })
+      expect(other.duplicate).toBe(false)
+      expect(other.id).not.toBe(first.id)
+    })
   )
 })
