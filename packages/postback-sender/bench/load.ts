@@ -7,18 +7,25 @@
  * `JSON.stringify(encodePostbackJson(p))`, the same share of byte-identical
  * duplicates), against the same in-process keep-alive `node:http` server.
  *
- * For each rate it prints, for both, the achieved rate, p50/p99 latency and
- * the maximum lag (latest start after its due time), then runLoad's ratios
- * to the baseline. The server answers in microseconds, so any latency or lag
- * above the baseline's is the generator's own. Printed, never asserted.
+ * For each rate it prints, for both, the achieved rate, p50/p99 latency, the
+ * maximum lag (latest start after its due time), the event loop's worst
+ * delay, GC pauses and CPU per request, then runLoad's ratios to the
+ * baseline. The server answers in microseconds, so any latency or lag above
+ * the baseline's is the generator's own. Printed, never asserted.
+ *
+ * 1. warm: both in this process, after a warm-up, alternating rounds;
+ * 2. fresh process: each run in a new process, as `postback load` runs, so
+ *    the runtime's own warm-up (compiling fetch's code) falls in the run.
  *
  *   pnpm --filter @org/postback-sender bench
- *   BENCH_LOAD_RATES=1000,2000,4000 BENCH_LOAD_SECONDS=5 tsx --conditions=@org/source bench/load.ts
+ *   BENCH_LOAD_RATES=1000,2000,4000 BENCH_LOAD_SECONDS=3 BENCH_LOAD_ROUNDS=3 \
+ *   BENCH_LOAD_FRESH_RATES=2000 BENCH_LOAD_SERVER=child tsx --conditions=@org/source bench/load.ts
  */
 import { spawn } from "node:child_process"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks"
+import { fileURLToPath } from "node:url"
 import { seededRandom } from "@org/postback-retry"
 import { encodePostbackJson } from "@org/postback-schema"
 import { type LoadSummary, runLoad } from "../src/index.ts"
@@ -27,6 +34,10 @@ import { loadPostbacks } from "../src/internal/generate.ts"
 const RATES = (process.env.BENCH_LOAD_RATES ?? "1000,2000,4000").split(",").map(Number)
 const SECONDS = Number(process.env.BENCH_LOAD_SECONDS ?? "3")
 const ROUNDS = Number(process.env.BENCH_LOAD_ROUNDS ?? "3")
+const FRESH_RATES = (process.env.BENCH_LOAD_FRESH_RATES ?? "2000")
+  .split(",")
+  .filter((r) => r !== "")
+  .map(Number)
 const CONCURRENCY = 100
 const DUPLICATES = 0.1
 const RECENT = 1024
@@ -189,74 +200,118 @@ const median = (rounds: ReadonlyArray<Figures>): Figures => {
   }
 }
 
-// In this process by default, as in a receiver's own test suite; "child"
-// puts it in another process (another core on a multi-core machine).
-const SERVER = `
-const http = require("node:http")
-const server = http.createServer((req, res) => { req.resume(); req.on("end", () => res.end("OK")) })
-server.keepAliveTimeout = 60000
-server.listen(0, "127.0.0.1", () => process.stdout.write(String(server.address().port) + "\\n"))
-`
-const inChild = process.env.BENCH_LOAD_SERVER === "child"
-let port: number
-let close: () => void
-if (inChild) {
-  const child = spawn(process.execPath, ["-e", SERVER], { stdio: ["ignore", "pipe", "inherit"] })
-  port = await new Promise<number>((resolve) =>
-    child.stdout.once("data", (chunk: Buffer) => resolve(Number(chunk.toString().trim())))
-  )
-  close = () => child.kill()
-} else {
-  const server = createServer((req, res) => {
-    req.resume()
-    req.on("end", () => res.end("OK"))
-  })
-  server.keepAliveTimeout = 60_000
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  port = (server.address() as AddressInfo).port
-  close = () => {
-    server.closeAllConnections()
-    server.close()
-  }
-}
-const url = `http://127.0.0.1:${port}/postbacks?secret=s3cret`
-
 const fixed = (n: number, width: number, digits = 2) =>
   (Number.isFinite(n) ? n.toFixed(digits) : "-").padStart(width)
 const row = (name: string, f: Figures) =>
   console.log(
     `  ${name.padEnd(10)} ${fixed(f.achievedRate, 9, 1)}/s ${fixed(f.p50, 7)} ${fixed(f.p99, 7)} ${fixed(f.maxLagMs, 8)} ${fixed(f.loopMaxMs, 8)} ${fixed(f.gcMs, 7, 0)} ${fixed(f.cpuUs, 6, 0)}${f.ok === f.sent ? "" : `   (${f.sent - f.ok} not 200)`}`
   )
+const compare = (rate: number, bareRounds: Array<Figures>, loadRounds: Array<Figures>) => {
+  const bare = median(bareRounds)
+  const load = median(loadRounds)
+  console.log(`\n${rate} req/s target`)
+  console.log(
+    `  ${"".padEnd(10)} ${"achieved".padStart(11)} ${"p50".padStart(7)} ${"p99".padStart(7)} ${"max lag".padStart(8)} ${"loop max".padStart(8)} ${"GC".padStart(7)} ${"CPU".padStart(6)}`
+  )
+  row("bare loop", bare)
+  row("runLoad", load)
+  console.log(
+    `  runLoad / bare loop: rate ${fixed(load.achievedRate / bare.achievedRate, 0)}x  p50 ${fixed(load.p50 / bare.p50, 0)}x  p99 ${fixed(load.p99 / bare.p99, 0)}x  max lag ${fixed(load.maxLagMs / Math.max(bare.maxLagMs, 0.001), 0)}x  CPU ${fixed(load.cpuUs / bare.cpuUs, 0)}x`
+  )
+}
 
-try {
-  // Warm up both paths (JIT, connections) before measuring.
-  await bareOpenLoop(url, 500, 1)
-  await generator(url, 500, 1)
-  console.log(
-    `open model: ${SECONDS} s per run, concurrency ${CONCURRENCY}, ${DUPLICATES * 100}% duplicates, ${inChild ? "node:http server in a child process" : "in-process node:http server"}`
+type Kind = "bare" | "runLoad"
+const runOnce = (kind: Kind, url: string, rate: number): Promise<Figures> =>
+  watched(() => (kind === "bare" ? bareOpenLoop : generator)(url, rate, SECONDS))
+
+/** One run in a new process (this script, in its child mode); its figures come back as JSON. */
+const inFreshProcess = (kind: Kind, url: string, rate: number): Promise<Figures> => {
+  const child = spawn(
+    process.execPath,
+    [...process.execArgv, fileURLToPath(import.meta.url), "--fresh", kind, url, String(rate)],
+    { stdio: ["ignore", "pipe", "inherit"] }
   )
-  console.log(
-    `median of ${ROUNDS} alternating rounds; latency, lag, event-loop delay and GC pauses in ms, CPU in µs per request`
+  let out = ""
+  child.stdout.on("data", (chunk: Buffer) => {
+    out += chunk.toString()
+  })
+  return new Promise((resolve, reject) =>
+    child.on("exit", (code) =>
+      code === 0 ? resolve(JSON.parse(out) as Figures) : reject(new Error(`${kind}: exit ${code}`))
+    )
   )
-  for (const rate of RATES) {
-    const bareRounds: Array<Figures> = []
-    const loadRounds: Array<Figures> = []
-    for (let round = 0; round < ROUNDS; round++) {
-      bareRounds.push(await watched(() => bareOpenLoop(url, rate, SECONDS)))
-      loadRounds.push(await watched(() => generator(url, rate, SECONDS)))
+}
+
+if (process.argv[2] === "--fresh") {
+  const [kind, url, rate] = process.argv.slice(3) as [Kind, string, string]
+  process.stdout.write(JSON.stringify(await runOnce(kind, url, Number(rate))))
+} else {
+  // In this process by default, as in a receiver's own test suite; "child"
+  // puts it in another process (another core on a multi-core machine).
+  const SERVER = `
+  const http = require("node:http")
+  const server = http.createServer((req, res) => { req.resume(); req.on("end", () => res.end("OK")) })
+  server.keepAliveTimeout = 60000
+  server.listen(0, "127.0.0.1", () => process.stdout.write(String(server.address().port) + "\\n"))
+  `
+  const inChild = process.env.BENCH_LOAD_SERVER === "child"
+  let port: number
+  let close: () => void
+  if (inChild) {
+    const child = spawn(process.execPath, ["-e", SERVER], { stdio: ["ignore", "pipe", "inherit"] })
+    port = await new Promise<number>((resolve) =>
+      child.stdout.once("data", (chunk: Buffer) => resolve(Number(chunk.toString().trim())))
+    )
+    close = () => child.kill()
+  } else {
+    const server = createServer((req, res) => {
+      req.resume()
+      req.on("end", () => res.end("OK"))
+    })
+    server.keepAliveTimeout = 60_000
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+    port = (server.address() as AddressInfo).port
+    close = () => {
+      server.closeAllConnections()
+      server.close()
     }
-    const bare = median(bareRounds)
-    const load = median(loadRounds)
-    console.log(`\n${rate} req/s target`)
-    console.log(
-      `  ${"".padEnd(10)} ${"achieved".padStart(11)} ${"p50".padStart(7)} ${"p99".padStart(7)} ${"max lag".padStart(8)} ${"loop max".padStart(8)} ${"GC".padStart(7)} ${"CPU".padStart(6)}`
-    )
-    row("bare loop", bare)
-    row("runLoad", load)
-    console.log(
-      `  runLoad / bare loop: rate ${fixed(load.achievedRate / bare.achievedRate, 0)}x  p50 ${fixed(load.p50 / bare.p50, 0)}x  p99 ${fixed(load.p99 / bare.p99, 0)}x  max lag ${fixed(load.maxLagMs / Math.max(bare.maxLagMs, 0.001), 0)}x  CPU ${fixed(load.cpuUs / bare.cpuUs, 0)}x`
-    )
   }
-} finally {
-  close()
+  const url = `http://127.0.0.1:${port}/postbacks?secret=s3cret`
+
+  try {
+    console.log(
+      `open model: ${SECONDS} s per run, concurrency ${CONCURRENCY}, ${DUPLICATES * 100}% duplicates, ${inChild ? "node:http server in a child process" : "node:http server in this process"}`
+    )
+    console.log(
+      `median of ${ROUNDS} alternating rounds; latency, lag, event-loop delay and GC pauses in ms, CPU in µs per request`
+    )
+    console.log("\n1. warm: both in this process, after a warm-up")
+    await bareOpenLoop(url, 500, 1)
+    await generator(url, 500, 1)
+    for (const rate of RATES) {
+      const bareRounds: Array<Figures> = []
+      const loadRounds: Array<Figures> = []
+      for (let round = 0; round < ROUNDS; round++) {
+        bareRounds.push(await runOnce("bare", url, rate))
+        loadRounds.push(await runOnce("runLoad", url, rate))
+      }
+      compare(rate, bareRounds, loadRounds)
+    }
+    if (FRESH_RATES.length > 0) {
+      console.log(
+        "\n2. fresh process: one run per new process, as `postback load` runs (the server stays here)"
+      )
+      for (const rate of FRESH_RATES) {
+        const bareRounds: Array<Figures> = []
+        const loadRounds: Array<Figures> = []
+        for (let round = 0; round < ROUNDS; round++) {
+          bareRounds.push(await inFreshProcess("bare", url, rate))
+          loadRounds.push(await inFreshProcess("runLoad", url, rate))
+        }
+        compare(rate, bareRounds, loadRounds)
+      }
+    }
+  } finally {
+    close()
+  }
 }

@@ -1,7 +1,6 @@
-import { seededRandom } from "@org/postback-retry"
 import type { Postback } from "@org/postback-schema"
-import { Clock, Duration, Effect, Fiber, Scope } from "effect"
-import type { Endpoint, OutgoingRequest } from "./Endpoint.ts"
+import { Clock, Duration, Effect, FiberId, FiberSet, type Scope } from "effect"
+import type { Endpoint } from "./Endpoint.ts"
 import {
   functionOption,
   MAX_TIMER_MILLIS,
@@ -12,8 +11,9 @@ import {
 } from "./internal/checks.ts"
 import { runPlain } from "./internal/deliver.ts"
 import { compileEndpoint } from "./internal/endpoint.ts"
-import { type Exchanged, exchange } from "./internal/exchange.ts"
+import { liveClock } from "./internal/exchange.ts"
 import { loadPostbacks } from "./internal/generate.ts"
+import { LoadRun, type RunClock } from "./internal/loadRun.ts"
 import { resolveSend } from "./internal/options.ts"
 import { type LatencyStats, latencyStats } from "./Latency.ts"
 import type { FetchLike } from "./Sender.ts"
@@ -117,8 +117,6 @@ const LOAD_OPTIONS: ReadonlyArray<string> = [
 
 /** At most this many planned requests: the latencies are kept, 8 bytes each. */
 const MAX_PLANNED = 10_000_000
-/** Duplicates re-send one of this many most recent distinct postbacks. */
-const RECENT = 1024
 
 interface Plan {
   readonly rate: number
@@ -188,12 +186,26 @@ const resolvePlan = (options: unknown, where: string) => {
   return { plan, send }
 }
 
-const aborted = (signal: AbortSignal): Effect.Effect<void> =>
-  Effect.async<void>((resume) => {
-    if (signal.aborted) return resume(Effect.void)
-    const onAbort = () => resume(Effect.void)
-    signal.addEventListener("abort", onAbort, { once: true })
-    return Effect.sync(() => signal.removeEventListener("abort", onAbort))
+/** Native timers and `performance.now()`: on Effect's live clock they measure the same time. */
+const nativeClock: RunClock = {
+  now: () => performance.now(),
+  schedule: (ms, task) => {
+    const timer = setTimeout(task, ms)
+    return () => clearTimeout(timer)
+  }
+}
+
+/** Any other clock (a `TestClock`): its time, and its sleeps in fibers of the run's scope. */
+const effectClock = (clock: Clock.Clock): Effect.Effect<RunClock, never, Scope.Scope> =>
+  Effect.map(FiberSet.makeRuntime<never>(), (run) => {
+    const origin = clock.unsafeCurrentTimeNanos()
+    return {
+      now: () => Number(clock.unsafeCurrentTimeNanos() - origin) / 1e6,
+      schedule: (ms, task) => {
+        const fiber = run(Effect.zipRight(clock.sleep(Duration.millis(ms)), Effect.sync(task)))
+        return () => fiber.unsafeInterruptAsFork(FiberId.none)
+      }
+    }
   })
 
 /**
@@ -213,137 +225,85 @@ const loadWith = (
   const compiled = compileEndpoint(endpoint, send.headers, where)
   return Effect.scoped(
     Effect.gen(function* () {
-      const scope = yield* Scope.Scope
+      const clock = yield* Effect.clock
+      const runClock = clock === liveClock ? nativeClock : yield* effectClock(clock)
       const { planned, rate } = plan
-      const latencies = new Float64Array(planned)
-      const statuses = new Map<number, number>()
-      const reasons = new Map<string, number>()
-      let answered = 0
-      let sent = 0
-      let completed = 0
-      let ok = 0
-      let non200 = 0
-      let timeouts = 0
-      let connectionErrors = 0
-      let duplicates = 0
-      let unique = 0
-      let maxLagMs = 0
-      let lastSentMs = 0
-      let lastDoneMs = 0
-
-      const semaphore = yield* Effect.makeSemaphore(plan.concurrency)
-      const startNs = yield* Clock.currentTimeNanos
       const startMs = yield* Clock.currentTimeMillis
-      const sinceStart = Effect.map(Clock.currentTimeNanos, (now) => Number(now - startNs) / 1e6)
       const nextPostback =
         plan.postback ?? loadPostbacks(startMs.toString(36), startMs, rate, plan.users)
-      const random = seededRandom(plan.seed)
-      const recent: Array<OutgoingRequest> = []
-
-      const record = (x: Exchanged, doneMs: number) => {
-        completed++
-        if (doneMs > lastDoneMs) lastDoneMs = doneMs
-        if (x._tag === "response") {
-          latencies[answered++] = x.latencyMs
-          statuses.set(x.status, (statuses.get(x.status) ?? 0) + 1)
-          if (x.status === 200) ok++
-          else non200++
-        } else if (x._tag === "timeout") {
-          timeouts++
-        } else {
-          connectionErrors++
-          reasons.set(x.reason, (reasons.get(x.reason) ?? 0) + 1)
-        }
-      }
-      const requestOnce = (request: OutgoingRequest) =>
-        exchange(request, send.exchange).pipe(
-          Effect.flatMap((x) => Effect.map(sinceStart, (doneMs) => record(x, doneMs))),
-          Effect.ensuring(semaphore.release(1))
-        )
-
-      // Duplicate number k goes where floor((i + 1) × share) steps up: spread
-      // evenly, exactly floor(planned × share) in all, never the first.
-      const isDuplicate = (i: number) =>
-        Math.floor((i + 1) * plan.duplicates) > Math.floor(i * plan.duplicates)
-
-      const scheduler = Effect.gen(function* () {
-        for (let i = 0; i < planned; i++) {
-          const dueMs = (i * 1000) / rate
-          const nowMs = yield* sinceStart
-          if (dueMs > nowMs) yield* Effect.sleep(Duration.millis(dueMs - nowMs))
-          yield* semaphore.take(1)
-          const sentMs = yield* sinceStart
-          if (sentMs - dueMs > maxLagMs) maxLagMs = sentMs - dueMs
-          lastSentMs = sentMs
-          let request: OutgoingRequest
-          if (unique > 0 && isDuplicate(i)) {
-            request = recent[Math.floor(random() * Math.min(unique, RECENT))]!
-            duplicates++
-          } else {
-            request = compiled.request(nextPostback(unique))
-            recent[unique % RECENT] = request
-            unique++
-          }
-          sent++
-          yield* Effect.forkIn(requestOnce(request), scope)
-        }
-      })
+      const run = new LoadRun(
+        {
+          rate,
+          planned,
+          duplicates: plan.duplicates,
+          concurrency: plan.concurrency,
+          seed: plan.seed,
+          timeoutMs: send.exchange.timeoutMs
+        },
+        (unique) => compiled.request(nextPostback(unique)),
+        send.exchange,
+        runClock
+      )
 
       if (plan.onProgress !== undefined) {
         const onProgress = plan.onProgress
-        const report = Effect.flatMap(sinceStart, (elapsedMs) =>
-          Effect.sync(() =>
-            onProgress({
-              elapsedMs,
-              planned,
-              sent,
-              completed,
-              ok,
-              non200,
-              errors: timeouts + connectionErrors,
-              inFlight: sent - completed
-            })
-          )
+        // Once per interval, off the requests' path: a few counters.
+        const report = Effect.sync(() =>
+          onProgress({
+            elapsedMs: run.elapsedMs(),
+            planned,
+            sent: run.sent,
+            completed: run.completed,
+            ok: run.ok,
+            non200: run.non200,
+            errors: run.timeouts + run.connectionErrors,
+            inFlight: run.inFlightCount
+          })
         )
-        yield* Effect.forkIn(
-          Effect.forever(Effect.zipRight(Effect.sleep(plan.progressIntervalMs), report)),
-          scope
+        yield* Effect.forkScoped(
+          Effect.forever(Effect.zipRight(Effect.sleep(plan.progressIntervalMs), report))
         )
       }
 
-      const running = yield* Effect.fork(scheduler)
-      if (plan.signal === undefined) yield* Fiber.join(running)
-      else {
-        yield* Effect.raceFirst(Fiber.await(running), aborted(plan.signal))
-        yield* Fiber.interrupt(running)
+      const signal = plan.signal
+      if (signal !== undefined) {
+        const onAbort = () => run.stop()
+        yield* Effect.acquireRelease(
+          Effect.sync(() => signal.addEventListener("abort", onAbort, { once: true })),
+          () => Effect.sync(() => signal.removeEventListener("abort", onAbort))
+        )
+        if (signal.aborted) run.stop()
       }
-      // Every permit back: every request in flight has finished.
-      yield* semaphore.take(plan.concurrency)
+      yield* Effect.async<void>((resume) => {
+        run.start((error) => resume(error === undefined ? Effect.void : Effect.die(error)))
+        return Effect.sync(() => run.cancel())
+      })
 
       const statusCounts: Record<string, number> = {}
-      for (const [status, count] of [...statuses].sort((a, b) => a[0] - b[0])) {
+      for (const [status, count] of [...run.statuses].sort((a, b) => a[0] - b[0])) {
         statusCounts[String(status)] = count
       }
-      const latency = latencyStats(latencies.subarray(0, answered))
+      const { sent } = run
+      const latency = latencyStats(run.latencies.subarray(0, run.answered))
       const summary: LoadSummary = {
         planned,
         sent,
-        duplicates,
-        unique,
-        ok,
-        non200,
+        duplicates: run.duplicates,
+        unique: run.unique,
+        ok: run.ok,
+        non200: run.non200,
         statuses: statusCounts,
-        errors: timeouts + connectionErrors,
-        timeouts,
-        connectionErrors,
-        errorReasons: Object.fromEntries(reasons),
+        errors: run.timeouts + run.connectionErrors,
+        timeouts: run.timeouts,
+        connectionErrors: run.connectionErrors,
+        errorReasons: Object.fromEntries(run.reasons),
         ...(latency === undefined ? {} : { latency }),
         targetRate: rate,
         // Starts per second between the first and the last start; a single
         // request (or all at one instant) was on schedule by definition.
-        achievedRate: sent > 1 && lastSentMs > 0 ? ((sent - 1) * 1000) / lastSentMs : rate,
-        maxLagMs,
-        elapsedMs: lastDoneMs,
+        achievedRate: sent > 1 && run.lastSentMs > 0 ? ((sent - 1) * 1000) / run.lastSentMs : rate,
+        maxLagMs: run.maxLagMs,
+        elapsedMs: run.lastDoneMs,
         stopped: sent < planned
       }
       return summary

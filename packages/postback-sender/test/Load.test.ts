@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { canonicalPostbackKey, parsePostbackJson } from "@org/postback-schema"
-import { Effect, Fiber, FastCheck as fc, TestClock } from "effect"
+import { Cause, Clock, Duration, Effect, Exit, Fiber, FastCheck as fc, TestClock } from "effect"
 import {
   type FetchLike,
   type LoadProgress,
@@ -33,6 +33,45 @@ const gatedFetch = () => {
       for (const answer of waiting.splice(0)) answer()
     }
   }
+}
+
+/** A fetch that never answers; it rejects when its signal aborts, and keeps the signals. */
+const silentFetch = () => {
+  const signals: Array<AbortSignal> = []
+  const fetch: FetchLike = (_url, init) => {
+    const signal = init.signal!
+    signals.push(signal)
+    return new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason)))
+  }
+  return { signals, fetch }
+}
+
+/**
+ * A clock with coarse timers, as a busy event loop has: time moves only in
+ * 10 ms steps, so a sleep ends on the first step at or after its due time.
+ * Counts the sleeps that ended.
+ */
+const coarseClock = () => {
+  let nowMs = 0
+  const clock = {
+    wakeUps: 0,
+    [Clock.ClockTypeId]: Clock.ClockTypeId,
+    unsafeCurrentTimeMillis: () => nowMs,
+    unsafeCurrentTimeNanos: () => BigInt(nowMs) * 1_000_000n,
+    currentTimeMillis: Effect.sync(() => nowMs),
+    currentTimeNanos: Effect.sync(() => BigInt(nowMs) * 1_000_000n),
+    sleep: (duration: Duration.Duration) =>
+      Effect.async<void>((resume) => {
+        const until = Math.ceil((nowMs + Duration.toMillis(duration)) / 10) * 10
+        const timer = setTimeout(() => {
+          nowMs = Math.max(nowMs, until)
+          clock.wakeUps++
+          resume(Effect.void)
+        }, 0)
+        return Effect.sync(() => clearTimeout(timer))
+      })
+  } satisfies Clock.Clock & { wakeUps: number }
+  return clock
 }
 
 const endpoint = { method: "POST", url: "http://receiver.test/postbacks" } as const
@@ -95,6 +134,86 @@ describe("loadEffect under the TestClock", () => {
       // The fourth request was due at 300 ms and went out at 1000 ms.
       expect(summary.maxLagMs).toBe(700)
       expect(summary.latency?.max).toBe(1000)
+    })
+  )
+
+  it.effect("times requests out on the clock and aborts them", () =>
+    Effect.gen(function* () {
+      const stub = silentFetch()
+      const fiber = yield* Effect.fork(
+        loadEffect(endpoint, { rate: 10, durationSeconds: 1, timeoutMs: 250, fetch: stub.fetch })
+      )
+      yield* TestClock.adjust("1100 millis")
+      // Due at 0, 100, ..., 900 ms, each timed out 250 ms later: all but the last by now.
+      expect(stub.signals.map((s) => s.aborted)).toEqual([...Array(9).fill(true), false])
+      yield* TestClock.adjust("100 millis")
+      const summary = yield* Fiber.join(fiber)
+      expect(stub.signals.every((s) => s.aborted)).toBe(true)
+      expect(summary).toMatchObject({
+        sent: 10,
+        ok: 0,
+        timeouts: 10,
+        connectionErrors: 0,
+        errors: 10,
+        maxLagMs: 0,
+        elapsedMs: 1150
+      })
+      expect(summary.latency).toBeUndefined()
+    })
+  )
+
+  it.effect("starts every request already due when it wakes, not one per wake-up", () =>
+    Effect.gen(function* () {
+      const clock = coarseClock()
+      const stub = gatedFetch()
+      stub.open()
+      const summary = yield* loadEffect(endpoint, {
+        rate: 1000,
+        durationSeconds: 0.1,
+        fetch: stub.fetch
+      }).pipe(Effect.withClock(clock))
+      // 100 requests due 1 ms apart, woken every 10 ms: ten at each wake-up.
+      expect(summary).toMatchObject({ planned: 100, sent: 100, ok: 100 })
+      expect(summary.maxLagMs).toBe(9)
+      expect(clock.wakeUps).toBe(10)
+    })
+  )
+
+  it.effect(
+    "ends with the error of a postback function that throws, aborting the requests in flight",
+    () =>
+      Effect.gen(function* () {
+        const stub = silentFetch()
+        const fiber = yield* Effect.fork(
+          loadEffect(endpoint, {
+            rate: 1000,
+            durationSeconds: 0.01,
+            fetch: stub.fetch,
+            postback: (i) => {
+              if (i === 3) throw new Error("no postback 3")
+              return samplePostback()
+            }
+          })
+        )
+        yield* TestClock.adjust("10 millis")
+        const exit = yield* Fiber.await(fiber)
+        expect(Exit.isFailure(exit) && Cause.squash(exit.cause)).toEqual(new Error("no postback 3"))
+        expect(stub.signals.map((s) => s.aborted)).toEqual([true, true, true])
+      })
+  )
+
+  it.effect("interrupted, it aborts the requests in flight", () =>
+    Effect.gen(function* () {
+      const stub = silentFetch()
+      const fiber = yield* Effect.fork(
+        loadEffect(endpoint, { rate: 10, durationSeconds: 2, fetch: stub.fetch })
+      )
+      yield* TestClock.adjust("500 millis")
+      expect(stub.signals).toHaveLength(6)
+      yield* Fiber.interrupt(fiber)
+      expect(stub.signals.every((s) => s.aborted)).toBe(true)
+      yield* TestClock.adjust("2 seconds")
+      expect(stub.signals).toHaveLength(6)
     })
   )
 

@@ -23,7 +23,8 @@ export interface ExchangeSettings {
   readonly maxResponseChars: number
 }
 
-interface Answer {
+/** A response read to its end. */
+export interface Answer {
   readonly status: number
   readonly body: string
   readonly bodyTruncated: boolean
@@ -50,7 +51,12 @@ export const reasonOf = (error: unknown): string => {
   return String(error)
 }
 
-const read = async (
+/**
+ * Sends a request and reads the response body to its end (so that the
+ * connection can be reused), keeping at most `maxResponseChars` of it.
+ * Rejects when the fetch does (no answer, or `signal` aborted).
+ */
+export const fetchAnswer = async (
   request: OutgoingRequest,
   settings: ExchangeSettings,
   signal: AbortSignal
@@ -81,7 +87,11 @@ const read = async (
 // Microsecond resolution is plenty, and keeps reports readable.
 const elapsedMs = (from: bigint, to: bigint): number => Math.round(Number(to - from) / 1e3) / 1e3
 
-const classify = (answer: Answer, latencyMs: number): Exchanged => {
+/** A duration in milliseconds rounded to the microsecond, as {@link Exchanged} latencies are. */
+export const roundedMs = (ms: number): number => Math.round(ms * 1e3) / 1e3
+
+/** The exchange an answer makes: a response, or an unusable one (a browser's opaque redirect). */
+export const classify = (answer: Answer, latencyMs: number): Exchanged => {
   if (!Number.isInteger(answer.status) || answer.status < 100 || answer.status > 599) {
     // A browser's opaque redirect (status 0): no usable answer.
     return {
@@ -99,7 +109,7 @@ const onAnyClock = (
   settings: ExchangeSettings
 ): Effect.Effect<Exchanged> => {
   const call = Effect.tryPromise({
-    try: (signal) => read(request, settings, signal),
+    try: (signal) => fetchAnswer(request, settings, signal),
     catch: (error): Failure => ({ _tag: "connectionError", reason: reasonOf(error) })
   }).pipe(
     Effect.timeoutFail({
@@ -143,7 +153,7 @@ const onLiveClock = (
       controller.abort()
       resume(Effect.succeed({ _tag: "timeout", latencyMs: latency() }))
     }, settings.timeoutMs)
-    read(request, settings, controller.signal).then(
+    fetchAnswer(request, settings, controller.signal).then(
       (answer) => {
         if (settled) return
         settled = true
@@ -167,7 +177,8 @@ const onLiveClock = (
     })
   })
 
-const liveClock: Clock.Clock = Context.get(DefaultServices.liveServices, Clock.Clock)
+/** Effect's own clock: when it is in use, native timers and `performance.now()` measure the same time. */
+export const liveClock: Clock.Clock = Context.get(DefaultServices.liveServices, Clock.Clock)
 
 /**
  * One HTTP exchange, timed on the Effect clock: the request, the status and
