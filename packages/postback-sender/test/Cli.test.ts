@@ -171,7 +171,7 @@ describe("postback send", () => {
     expect(code).toBe(EXIT.failed)
     expect(received()).toHaveLength(5)
     expect(stdout.match(/^attempt \d/gm)).toHaveLength(5)
-    expect(stdout).toMatch(/attempt 1 at .*: HTTP 503 in [\d.]+ ms; next attempt in 0\.00\d s/)
+    expect(stdout).toMatch(/attempt 1 at .*: HTTP 503 in [\d.]+ ms; next attempt in 0\.0\d\d s/)
     expect(stdout).toContain("FAILED after 5 attempts")
     expect(stdout).toContain("last: HTTP 503")
   })

@@ -253,7 +253,7 @@ describe("runLoad against a real server", () => {
       const summary = yield* Effect.promise(() =>
         runLoad(
           { method: "POST", url: `${server.origin}/postbacks?secret=s3cret` },
-          { rate: 400, durationSeconds: 0.5, duplicates: 0.25, timeoutMs: 500, concurrency: 50 }
+          { rate: 400, durationSeconds: 0.5, duplicates: 0.25, timeoutMs: 3000, concurrency: 50 }
         )
       )
       expect(server.received).toHaveLength(200)
