@@ -110,12 +110,14 @@ const bareOpenLoop = (url: string, rate: number, seconds: number): Promise<Figur
       pump()
       if (done === planned) finish()
     }
-    const start = (i: number, nowMs: number) => {
-      const lag = nowMs - (i * 1000) / rate
-      if (lag > maxLagMs) maxLagMs = lag
-      lastStartMs = nowMs
-      inFlight++
+    const start = (i: number) => {
+      // Each start's own time, as runLoad takes it: the last of a burst
+      // starts after the others have been sent.
       const began = performance.now()
+      const lag = began - t0 - (i * 1000) / rate
+      if (lag > maxLagMs) maxLagMs = lag
+      lastStartMs = began - t0
+      inFlight++
       fetch(url, { method: "POST", headers, body: bodyOf(i) }).then(
         async (response) => {
           await response.arrayBuffer()
@@ -129,7 +131,7 @@ const bareOpenLoop = (url: string, rate: number, seconds: number): Promise<Figur
     const pump = () => {
       const nowMs = performance.now() - t0
       while (next < planned && inFlight < CONCURRENCY && (next * 1000) / rate <= nowMs) {
-        start(next++, nowMs)
+        start(next++)
       }
     }
     const tick = () => {
