@@ -190,7 +190,8 @@ const resolvePlan = (options: unknown, where: string) => {
 const nativeClock: RunClock = {
   now: () => performance.now(),
   schedule: (ms, task) => {
-    const timer = setTimeout(task, ms)
+    // A longer delay would fire at once; woken early, the run sets the timer again.
+    const timer = setTimeout(task, Math.min(ms, MAX_TIMER_MILLIS))
     return () => clearTimeout(timer)
   }
 }
