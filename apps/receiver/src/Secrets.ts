@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto"
+import { hash, randomBytes, timingSafeEqual } from "node:crypto"
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Context, Effect, Layer, Option, Redacted } from "effect"
@@ -80,15 +80,16 @@ const writeKept = (file: string, secrets: Kept): void => {
   renameSync(temporary, file)
 }
 
-const digest = (value: string): Buffer => createHash("sha256").update(value).digest()
+const digest = (value: string): Buffer => hash("sha256", value, "buffer")
 
 /**
- * Compares a presented secret with the expected one in time that does not
- * depend on where they differ (nor on the presented length: both are hashed
- * to the same size first).
+ * A check of presented secrets against `expected`, in time that depends
+ * neither on where they differ nor on the presented length (both sides are
+ * hashed to the same size first). The expected digest is computed once.
  */
-export const secretMatches = (
-  presented: string | null | undefined,
+export const secretCheck = (
   expected: Redacted.Redacted<string>
-): boolean =>
-  presented != null && timingSafeEqual(digest(presented), digest(Redacted.value(expected)))
+): ((presented: string | null | undefined) => boolean) => {
+  const wanted = digest(Redacted.value(expected))
+  return (presented) => presented != null && timingSafeEqual(digest(presented), wanted)
+}

@@ -344,6 +344,9 @@ for (const database of testDatabases) {
             body: { status: "ready", database: database.name }
           })
           expect((yield* get(`${receiver.baseUrl}/postbacks?secret=wrong`)).status).toBe(401)
+          // the ingest route is /postbacks, with or without a trailing slash, and nothing else
+          expect((yield* get(`${receiver.baseUrl}/postbacks/?secret=wrong`)).status).toBe(401)
+          expect((yield* get(`${receiver.baseUrl}/postbacksx?secret=wrong`)).status).toBe(404)
           const metrics = yield* Effect.promise(async () => {
             const r = await fetch(`${receiver.baseUrl}/metrics`, {
               headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` }

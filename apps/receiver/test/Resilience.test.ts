@@ -62,6 +62,9 @@ for (const store of storage) {
             Promise.all(users.map((u) => postback(first.baseUrl, u)))
           )
           expect(statuses).toEqual(users.map(() => 200))
+          // what to paste into MomentScience is printed; a configured secret never is
+          expect(first.output()).toContain("Postback URL for the MomentScience dashboard")
+          expect(first.output()).not.toContain(TEST_SECRET)
           first.child.kill("SIGKILL")
           expect(yield* Effect.promise(() => first.exited)).toBe("SIGKILL")
 

@@ -4,6 +4,7 @@ import { ReceiverConfig } from "../src/Config.ts"
 import { Database } from "../src/Db/Database.ts"
 import { GroupCommit } from "../src/Ingest/Batcher.ts"
 import type { InboxRow } from "../src/Ingest/InboxSql.ts"
+import { prometheusText } from "../src/Metrics.ts"
 import { RewardPolicyLive } from "../src/Worker/Rewards.ts"
 import { Worker } from "../src/Worker/Worker.ts"
 import { claim } from "../src/Worker/WorkerSql.ts"
@@ -206,6 +207,8 @@ layer(
         yield* worker.drain
         const second = yield* state()
         expect(second[1]).toMatchObject({ status: "dead", attempts: 2 })
+        const failures = /receiver_processing_failures_total (\d+)/.exec(prometheusText())
+        expect(Number(failures?.[1])).toBeGreaterThanOrEqual(2)
         expect(second[1]!.last_error).toContain("ledger refuses poison")
         // fixed and replayed: credited once
         yield* Effect.promise(() => sql.query("DROP TRIGGER refuse_poison ON reward_transactions"))

@@ -5,17 +5,16 @@ import { AdminAuth, ReceiverApi, RewardTransaction, UserLedger } from "../Api.ts
 import { Database, useSql } from "../Db/Database.ts"
 import { accounts, postbacks, rewardTransactions } from "../Db/schema.ts"
 import { prometheusText } from "../Metrics.ts"
-import { Secrets, secretMatches } from "../Secrets.ts"
+import { Secrets, secretCheck } from "../Secrets.ts"
 
 export const AdminAuthLive: Layer.Layer<AdminAuth, never, Secrets> = Layer.effect(
   AdminAuth,
   Effect.gen(function* () {
     const { adminToken } = yield* Secrets
+    const matches = secretCheck(adminToken)
     return {
       bearer: (token) =>
-        secretMatches(Redacted.value(token), adminToken)
-          ? Effect.void
-          : Effect.fail(new HttpApiError.Unauthorized())
+        matches(Redacted.value(token)) ? Effect.void : Effect.fail(new HttpApiError.Unauthorized())
     }
   })
 )

@@ -1,9 +1,9 @@
-import { createHash, hash, timingSafeEqual } from "node:crypto"
+import { hash } from "node:crypto"
 import type { IncomingMessage, ServerResponse } from "node:http"
-import { Context, Effect, Layer, Metric, Option, Redacted, Runtime } from "effect"
+import { Context, Effect, Layer, Metric, Option, Runtime } from "effect"
 import { ReceiverConfig } from "../Config.ts"
 import type { PostbackSource, RawRequest } from "../Db/schema.ts"
-import { Secrets } from "../Secrets.ts"
+import { Secrets, secretCheck } from "../Secrets.ts"
 import { IngestBatcher, StoreRefused } from "./Batcher.ts"
 import { type Decoded, PostbackDecoder } from "./Decoder.ts"
 import type { InboxRow } from "./InboxSql.ts"
@@ -57,9 +57,7 @@ export class IngestEdge extends Context.Tag("@org/receiver/IngestEdge")<
       const decoder = yield* PostbackDecoder
       const runtime = yield* Effect.runtime<never>()
       const runFork = Runtime.runFork(runtime)
-      const expectedSecret = createHash("sha256")
-        .update(Redacted.value(secrets.postbackSecret))
-        .digest()
+      const secretMatches = secretCheck(secrets.postbackSecret)
       const secretParam = config.secretParam
       const maxBody = config.maxBodyBytes
       const userIdKey = config.userIdKey
@@ -98,7 +96,7 @@ export class IngestEdge extends Context.Tag("@org/receiver/IngestEdge")<
       const authorized = (params: URLSearchParams): boolean => {
         const presented = params.getAll(secretParam)
         if (presented.length !== 1) return false
-        return timingSafeEqual(hash("sha256", presented[0]!, "buffer"), expectedSecret)
+        return secretMatches(presented[0])
       }
 
       const toRow = (decoded: Decoded & { ok: true }): InboxRow => {

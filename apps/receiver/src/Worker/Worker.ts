@@ -18,8 +18,8 @@ const processed = Metric.counter("receiver_postbacks_processed_total", {
   description: "Postbacks the worker settled, by final status",
   incremental: true
 })
-const batchFailures = Metric.counter("receiver_worker_batch_failures_total", {
-  description: "Worker batches that failed and were scheduled for retry",
+const processingFailures = Metric.counter("receiver_processing_failures_total", {
+  description: "Postbacks whose processing failed and were sent back for a retry (or marked dead)",
   incremental: true
 })
 
@@ -42,7 +42,7 @@ export class Worker extends Context.Tag("@org/receiver/Worker")<
     readonly id: string
     /** One claim-and-process pass. */
     readonly runBatch: Effect.Effect<BatchReport>
-    /** Passes until nothing is ready (tests, the `process` command). */
+    /** Passes until nothing is ready or everything claimed failed (tests). */
     readonly drain: Effect.Effect<number>
   }
 >() {
@@ -115,7 +115,7 @@ export class Worker extends Context.Tag("@org/receiver/Worker")<
     /** Back to `pending` after the retry policy's delay, or `dead` when it gives up. */
     const retryLater = (rows: ReadonlyArray<ClaimedRow>, error: DatabaseError) =>
       Effect.gen(function* () {
-        yield* Metric.increment(batchFailures)
+        yield* Metric.incrementBy(processingFailures, rows.length)
         yield* Effect.logWarning(
           `Processing failed for postback(s) ${rows.map((r) => r.id).join(", ")}; retrying later`,
           error.message
