@@ -1,15 +1,16 @@
 import {
   BUILTIN_MACROS,
+  Decimal,
   isMacroName,
   macros,
   match,
+  type Postback,
   parseTemplate,
   RenderError,
   render,
   TemplateError,
   validate
 } from "@org/postback-macros"
-import { Decimal, type Postback } from "@org/postback-schema"
 import { assert, assertEquals, assertThrows } from "./assert.ts"
 
 const DOCS_TEMPLATE =

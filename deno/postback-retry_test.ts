@@ -19,7 +19,8 @@ import {
   start,
   toleratedOutageSeconds
 } from "@org/postback-retry"
-import { Clock, Effect, Exit, Fiber, TestClock, TestContext } from "effect"
+import { Clock, Effect, Exit, Fiber } from "effect"
+import { TestClock } from "effect/testing"
 import { assert, assertEquals, assertThrows } from "./assert.ts"
 
 const T0 = Date.UTC(2025, 2, 1, 10, 0, 0)
@@ -83,13 +84,13 @@ Deno.test("postback-retry: the Schedule under the TestClock", async () => {
       times.push(yield* Clock.currentTimeMillis)
       return yield* Effect.fail(Outcome.response(503))
     })
-    const fiber = yield* Effect.fork(
+    const fiber = yield* Effect.forkChild(
       Effect.retryOrElse(attempt, schedule(momentScience), (_e, state) => Effect.succeed(state))
     )
     yield* TestClock.adjust("1 hour")
     const exit = yield* Fiber.await(fiber)
     return { times, exit }
-  }).pipe(Effect.provide(TestContext.TestContext))
+  }).pipe(Effect.provide(TestClock.layer()))
   const { times, exit } = await Effect.runPromise(program)
   assertEquals(times, [0, 60_000, 150_000, 270_000, 420_000])
   assert(Exit.isSuccess(exit))

@@ -12,7 +12,7 @@ import {
   postbackErrorJson,
   WIRE_FIELDS
 } from "@org/postback-schema"
-import { Effect, Either } from "effect"
+import { Effect, Result } from "effect"
 import { assert, assertEquals, assertThrows } from "./assert.ts"
 
 const docsBody = {
@@ -108,10 +108,10 @@ Deno.test("postback-schema: decodes Web Requests (GET, POST JSON, POST form)", a
 
 Deno.test("postback-schema: decodeRequest fails with a typed error", async () => {
   const request = new Request("https://publisher.example/pb", { method: "PUT", body: "{}" })
-  const outcome = await Effect.runPromise(Effect.either(decodeRequest(request)))
-  assert(Either.isLeft(outcome), "a PUT is refused")
-  assertEquals(outcome.left._tag, "PostbackDecodeError")
-  assertEquals(outcome.left.issues, [
+  const outcome = await Effect.runPromise(Effect.result(decodeRequest(request)))
+  assert(Result.isFailure(outcome), "a PUT is refused")
+  assertEquals(outcome.failure._tag, "PostbackDecodeError")
+  assertEquals(outcome.failure.issues, [
     { path: "", message: "expected a GET or POST request, got PUT" }
   ])
 })

@@ -17,7 +17,8 @@ import {
   samplePostback,
   sendOnce
 } from "@org/postback-sender"
-import { Clock, Duration, Effect, Fiber, Queue, TestClock, TestContext } from "effect"
+import { Clock, Duration, Effect, Fiber, Queue } from "effect"
+import { TestClock } from "effect/testing"
 import { assert, assertEquals } from "./assert.ts"
 
 const docs: Postback = {
@@ -141,11 +142,11 @@ Deno.test("postback-sender: under the TestClock, 5 attempts at 0, 60, 150, 270, 
     const program = Effect.gen(function* () {
       const t0 = yield* Clock.currentTimeMillis
       const attempts = yield* Queue.unbounded<AttemptReport>()
-      const fiber = yield* Effect.fork(
+      const fiber = yield* Effect.forkChild(
         deliverEffect(
           docs,
           { method: "POST", url: `${server.origin}/pb` },
-          { onAttempt: (a) => Queue.unsafeOffer(attempts, a) }
+          { onAttempt: (a) => Queue.offerUnsafe(attempts, a) }
         )
       )
       for (const gap of [60, 90, 120, 150]) {
@@ -154,7 +155,7 @@ Deno.test("postback-sender: under the TestClock, 5 attempts at 0, 60, 150, 270, 
       }
       const report = yield* Fiber.join(fiber)
       return report.attempts.map((a) => (a.at.getTime() - t0) / 1000)
-    }).pipe(Effect.provide(TestContext.TestContext))
+    }).pipe(Effect.provide(TestClock.layer()))
     assertEquals(await Effect.runPromise(program), [0, 60, 150, 270, 420])
     assertEquals(server.seen.length, 5)
   } finally {

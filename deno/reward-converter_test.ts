@@ -3,14 +3,14 @@ import {
   ConversionError,
   convert,
   convertEffect,
-  convertEither,
   convertPostback,
+  convertResult,
   MAX_POINTS,
   parseRules,
   parseRulesJson,
   RewardRulesError
 } from "@org/reward-converter"
-import { Effect, Either } from "effect"
+import { Effect, Result } from "effect"
 import { assert, assertEquals, assertThrows } from "./assert.ts"
 
 Deno.test("reward-converter: $30 x 10 = 300 points", () => {
@@ -72,13 +72,13 @@ Deno.test("reward-converter: errors name the rule and the field", () => {
     error.message,
     'Invalid reward rules: overrides[0] (offer "1511"), field "multiplier": must not be negative, got "-2"'
   )
-  const bad = convertEither("abc", { multiplier: "1" })
-  assert(Either.isLeft(bad) && bad.left instanceof ConversionError)
+  const bad = convertResult("abc", { multiplier: "1" })
+  assert(Result.isFailure(bad) && bad.failure instanceof ConversionError)
   assertEquals(
-    bad.left.message,
+    bad.failure.message,
     'payout: expected a Decimal or decimal text like "2.10", got "abc"'
   )
-  assert(Either.isLeft(convertEither("9007199254740992", { multiplier: "1" })))
+  assert(Result.isFailure(convertResult("9007199254740992", { multiplier: "1" })))
   assertEquals(convert("9007199254740991", { multiplier: "1" }).points, MAX_POINTS)
 })
 

@@ -1,5 +1,6 @@
-import { HttpServer } from "@effect/platform"
 import { Console, Effect, Layer, Option, Redacted } from "effect"
+import { HttpServer } from "effect/http"
+import { NetAddress } from "effect/net"
 import { ReceiverConfig } from "./Config.ts"
 import { INGEST_PATH } from "./Ingest/Route.ts"
 import { Secrets } from "./Secrets.ts"
@@ -29,7 +30,7 @@ export const AnnounceLive: Layer.Layer<
     const config = yield* ReceiverConfig
     const secrets = yield* Secrets
     const server = yield* HttpServer.HttpServer
-    const port = server.address._tag === "TcpAddress" ? server.address.port : config.port
+    const port = NetAddress.isInetAddress(server.address) ? server.address.port : config.port
     const base = Option.match(config.publicUrl, {
       onNone: () => `http://localhost:${port}`,
       onSome: (url) => url.toString().replace(/\/+$/, "")

@@ -1,3 +1,4 @@
+import { Effect, Schema, SchemaIssue, SchemaTransformation } from "effect"
 import {
   HttpApi,
   HttpApiEndpoint,
@@ -7,14 +8,32 @@ import {
   HttpApiSchema,
   HttpApiSecurity,
   OpenApi
-} from "@effect/platform"
-import { Schema } from "effect"
+} from "effect/http-api"
 import { POSTBACK_STATUSES } from "./Db/schema.ts"
 
 /** Admin routes need `Authorization: Bearer <ADMIN_TOKEN>`. */
-export class AdminAuth extends HttpApiMiddleware.Tag<AdminAuth>()("AdminAuth", {
-  failure: HttpApiError.Unauthorized,
+export class AdminAuth extends HttpApiMiddleware.Service<AdminAuth>()("AdminAuth", {
+  error: HttpApiError.UnauthorizedNoContent,
   security: { bearer: HttpApiSecurity.bearer }
+}) {}
+
+/** One problem with a request: its kind, where it is, and what is wrong. */
+export const Issue = Schema.Struct({
+  _tag: Schema.String,
+  path: Schema.Array(Schema.Union([Schema.String, Schema.Number])),
+  message: Schema.String
+})
+
+/** A request whose path or query parameters do not decode: 400, listing every problem. */
+export class HttpApiDecodeError extends Schema.TaggedError<HttpApiDecodeError>()(
+  "HttpApiDecodeError",
+  { issues: Schema.Array(Issue), message: Schema.String },
+  { httpApiStatus: 400 }
+) {}
+
+/** Answers requests that do not decode with an {@link HttpApiDecodeError}. */
+export class DecodeErrors extends HttpApiMiddleware.Service<DecodeErrors>()("DecodeErrors", {
+  error: HttpApiDecodeError
 }) {}
 
 export class Health extends Schema.Class<Health>("Health")({
@@ -23,40 +42,61 @@ export class Health extends Schema.Class<Health>("Health")({
 
 export class Readiness extends Schema.Class<Readiness>("Readiness")({
   status: Schema.Literal("ready"),
-  database: Schema.Literal("postgres", "pglite")
+  database: Schema.Literals(["postgres", "pglite"])
 }) {}
 
 export class MetricsGroup extends HttpApiGroup.make("metrics")
   .add(
-    HttpApiEndpoint.get("metrics", "/metrics").addSuccess(
-      HttpApiSchema.Text({ contentType: "text/plain; version=0.0.4; charset=utf-8" })
-    )
+    HttpApiEndpoint.get("metrics", "/metrics", {
+      success: Schema.String.pipe(
+        HttpApiSchema.asText({ contentType: "text/plain; version=0.0.4; charset=utf-8" })
+      )
+    })
   )
   .middleware(AdminAuth)
   .annotate(OpenApi.Title, "Metrics")
   .annotate(OpenApi.Description, "Prometheus metrics (bearer token: ADMIN_TOKEN)") {}
 
 export class HealthGroup extends HttpApiGroup.make("health")
-  .add(HttpApiEndpoint.get("healthz", "/healthz").addSuccess(Health))
   .add(
-    HttpApiEndpoint.get("readyz", "/readyz")
-      .addSuccess(Readiness)
-      .addError(HttpApiError.ServiceUnavailable)
+    HttpApiEndpoint.get("healthz", "/healthz", { success: Health }),
+    HttpApiEndpoint.get("readyz", "/readyz", {
+      success: Readiness,
+      error: HttpApiError.ServiceUnavailableNoContent
+    })
   )
   .annotate(OpenApi.Title, "Health")
   .annotate(OpenApi.Description, "Liveness and readiness probes") {}
 
 /** Points as a JSON integer (exact up to 2^53 - 1 points). */
-const Points = Schema.BigIntFromNumber.annotations({
-  description: "a whole number of points"
-})
+const Points = Schema.Number.pipe(
+  Schema.decodeTo(
+    Schema.BigInt,
+    SchemaTransformation.transformEffect({
+      decode: (n, options) =>
+        Number.isSafeInteger(n)
+          ? Effect.succeed(BigInt(n))
+          : Effect.fail(new SchemaIssue.InvalidValue({ expected: "a safe integer" }, n, options)),
+      encode: (points, options) =>
+        points >= BigInt(Number.MIN_SAFE_INTEGER) && points <= BigInt(Number.MAX_SAFE_INTEGER)
+          ? Effect.succeed(Number(points))
+          : Effect.fail(
+              new SchemaIssue.InvalidValue(
+                { expected: "a bigint within the safe integer range" },
+                points,
+                options
+              )
+            )
+    })
+  )
+).annotate({ description: "a whole number of points" })
 
 export class RewardTransaction extends Schema.Class<RewardTransaction>("RewardTransaction")({
   id: Schema.Number,
   postbackId: Schema.Number,
   offerId: Schema.NullOr(Schema.String),
   points: Points,
-  payout: Schema.String.annotations({ description: "USD, exact decimal text" }),
+  payout: Schema.String.annotate({ description: "USD, exact decimal text" }),
   explanation: Schema.Unknown,
   createdAt: Schema.DateFromString
 }) {}
@@ -69,24 +109,20 @@ export class UserLedger extends Schema.Class<UserLedger>("UserLedger")({
 
 export class UsersGroup extends HttpApiGroup.make("users")
   .add(
-    HttpApiEndpoint.get("getUser", "/users/:userId")
-      .setPath(Schema.Struct({ userId: Schema.String }))
-      .setUrlParams(
-        Schema.Struct({
-          limit: Schema.optional(
-            Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 1000))
-          )
-        })
-      )
-      .addSuccess(UserLedger)
-      .addError(HttpApiError.NotFound)
-      .annotate(OpenApi.Description, "A user's points balance and latest reward transactions")
+    HttpApiEndpoint.get("getUser", "/users/:userId", {
+      params: { userId: Schema.String },
+      query: {
+        limit: Schema.optional(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1000 })))
+      },
+      success: UserLedger,
+      error: HttpApiError.NotFoundNoContent
+    }).annotate(OpenApi.Description, "A user's points balance and latest reward transactions")
   )
   .middleware(AdminAuth)
   .prefix("/api")
   .annotate(OpenApi.Title, "Users") {}
 
-const PostbackStatus = Schema.Literal(...POSTBACK_STATUSES)
+const PostbackStatus = Schema.Literals(POSTBACK_STATUSES)
 
 export class StoredPostback extends Schema.Class<StoredPostback>("StoredPostback")({
   id: Schema.Number,
@@ -97,7 +133,7 @@ export class StoredPostback extends Schema.Class<StoredPostback>("StoredPostback
   payout: Schema.NullOr(Schema.String),
   occurredAt: Schema.NullOr(Schema.DateFromString),
   isLoyaltyBoost: Schema.NullOr(Schema.Boolean),
-  payload: Schema.NullOr(Schema.Record({ key: Schema.String, value: Schema.String })),
+  payload: Schema.NullOr(Schema.Record(Schema.String, Schema.String)),
   userId: Schema.NullOr(Schema.String),
   receivedAt: Schema.DateFromString,
   deliveryCount: Schema.Number,
@@ -113,27 +149,26 @@ export class StoredPostback extends Schema.Class<StoredPostback>("StoredPostback
 export class NotReplayable extends Schema.TaggedError<NotReplayable>()(
   "NotReplayable",
   { message: Schema.String },
-  HttpApiSchema.annotations({ status: 409 })
+  { httpApiStatus: 409 }
 ) {}
+
+const PostbackId = Schema.Int.check(Schema.isGreaterThan(0))
 
 export class PostbacksGroup extends HttpApiGroup.make("postbacks")
   .add(
-    HttpApiEndpoint.get("getPostback", "/postbacks/:id")
-      .setPath(Schema.Struct({ id: Schema.NumberFromString.pipe(Schema.int(), Schema.positive()) }))
-      .addSuccess(StoredPostback)
-      .addError(HttpApiError.NotFound)
-      .annotate(OpenApi.Description, "One stored postback: its fields, status, outcome and errors")
-  )
-  .add(
-    HttpApiEndpoint.post("replayPostback", "/postbacks/:id/replay")
-      .setPath(Schema.Struct({ id: Schema.NumberFromString.pipe(Schema.int(), Schema.positive()) }))
-      .addSuccess(StoredPostback)
-      .addError(HttpApiError.NotFound)
-      .addError(NotReplayable)
-      .annotate(
-        OpenApi.Description,
-        "Send a dead postback (processing failed) or a held one (approved after review) back to the worker"
-      )
+    HttpApiEndpoint.get("getPostback", "/postbacks/:id", {
+      params: { id: PostbackId },
+      success: StoredPostback,
+      error: HttpApiError.NotFoundNoContent
+    }).annotate(OpenApi.Description, "One stored postback: its fields, status, outcome and errors"),
+    HttpApiEndpoint.post("replayPostback", "/postbacks/:id/replay", {
+      params: { id: PostbackId },
+      success: StoredPostback,
+      error: [HttpApiError.NotFoundNoContent, NotReplayable]
+    }).annotate(
+      OpenApi.Description,
+      "Send a dead postback (processing failed) or a held one (approved after review) back to the worker"
+    )
   )
   .middleware(AdminAuth)
   .prefix("/api")
@@ -145,4 +180,5 @@ export class ReceiverApi extends HttpApi.make("receiver")
   .add(MetricsGroup)
   .add(UsersGroup)
   .add(PostbacksGroup)
+  .middleware(DecodeErrors)
   .annotate(OpenApi.Title, "MomentScience postback receiver") {}

@@ -1,5 +1,5 @@
-import { Command } from "@effect/cli"
 import { Effect, Layer } from "effect"
+import { Command } from "effect/cli"
 import { ReceiverLive } from "./App.ts"
 import { ReceiverConfig } from "./Config.ts"
 import { Database } from "./Db/Database.ts"
@@ -19,7 +19,10 @@ const migrate = Command.make("migrate", {}, () =>
     // under an advisory lock on PostgreSQL).
     yield* Database
     yield* Effect.logInfo("Database schema is up to date")
-  }).pipe(Effect.provide(Database.layer.pipe(Layer.provide(ReceiverConfig.layer))))
+  }).pipe(
+    Effect.provide(Database.layer.pipe(Layer.provide(ReceiverConfig.layer))),
+    Effect.provide(LoggingLive)
+  )
 ).pipe(Command.withDescription("Apply database migrations and exit"))
 
 export const receiver = Command.make("receiver", {}, () => serveReceiver).pipe(
@@ -27,4 +30,5 @@ export const receiver = Command.make("receiver", {}, () => serveReceiver).pipe(
   Command.withSubcommands([serve, migrate])
 )
 
-export const run = Command.run(receiver, { name: "receiver", version: "0.0.0" })
+/** Runs the command line of this process (`receiver [serve|migrate]`). */
+export const run = Command.run(receiver, { version: "0.0.0" })

@@ -1,53 +1,77 @@
 import { Decimal } from "@org/postback-schema"
 import {
   Config,
-  ConfigError,
   ConfigProvider,
   Context,
   Duration,
   Effect,
-  Either,
   Layer,
-  Redacted
+  Redacted,
+  Schema,
+  SchemaIssue
 } from "effect"
 
-/** A positive decimal read from the environment, with an error naming the variable. */
+/**
+ * A start-up error about one variable, reported like the errors of `Config`
+ * itself: the message, then the variable it is about.
+ */
+export const invalidSetting = (name: string, message: string): Config.ConfigError =>
+  new Config.ConfigError(
+    new Schema.SchemaError(
+      new SchemaIssue.Pointer([name], new SchemaIssue.InvalidValue({ message }))
+    )
+  )
+
+/** A check that fails with `message` (which names the variable) when `valid` is false. */
+const rule = <A>(valid: (value: A) => boolean, message: string) =>
+  Schema.makeFilter<A>((value) => valid(value) || message)
+
+/** A non-negative decimal read from the environment, with an error naming the variable. */
 const decimal = (name: string) =>
-  Config.string(name).pipe(
-    Config.mapOrFail((text) => {
+  Config.String(name).pipe(
+    Config.mapEffect((text) => {
       const value = Decimal.fromString(text.trim())
       return value === undefined || value.isNegative()
-        ? Either.left(
-            ConfigError.InvalidData(
-              [],
-              `expected a non-negative decimal like "10", got ${JSON.stringify(text)}`
+        ? Effect.fail(
+            invalidSetting(
+              name,
+              `${name} must be a non-negative decimal like "10", got ${JSON.stringify(text)}`
             )
           )
-        : Either.right(value)
+        : Effect.succeed(value)
     })
   )
 
 const positiveInt = (name: string, fallback: number) =>
-  Config.integer(name).pipe(
-    Config.withDefault(fallback),
-    Config.validate({ message: `${name} must be a positive integer`, validation: (n) => n > 0 })
-  )
+  Config.schema(
+    Schema.Int.check(rule((n) => n > 0, `${name} must be a positive integer`)),
+    name
+  ).pipe(Config.withDefault(fallback))
 
 const nonNegativeInt = (name: string, fallback: number) =>
-  Config.integer(name).pipe(
-    Config.withDefault(fallback),
-    Config.validate({
-      message: `${name} must be zero or a positive integer`,
-      validation: (n) => n >= 0
-    })
-  )
+  Config.schema(
+    Schema.Int.check(rule((n) => n >= 0, `${name} must be zero or a positive integer`)),
+    name
+  ).pipe(Config.withDefault(fallback))
 
 const payloadKey = (name: string) =>
-  Config.string(name).pipe(
-    Config.validate({
-      message: `${name} must be a payload key made of letters, digits and underscores`,
-      validation: (key) => /^[A-Za-z0-9_]+$/.test(key)
-    })
+  Config.schema(
+    Schema.String.check(
+      rule(
+        (key) => /^[A-Za-z0-9_]+$/.test(key),
+        `${name} must be a payload key made of letters, digits and underscores`
+      )
+    ),
+    name
+  )
+
+/** A secret of at least 16 characters; it stays `Redacted`. */
+const secret = (name: string) =>
+  Config.schema(
+    Schema.Redacted(Schema.String).check(
+      rule((value) => Redacted.value(value).length >= 16, `${name} must be at least 16 characters`)
+    ),
+    name
   )
 
 /**
@@ -57,53 +81,40 @@ const payloadKey = (name: string) =>
  */
 export const receiverConfig = Config.all({
   /** 0 picks a free port (tests). */
-  port: Config.integer("PORT").pipe(
-    Config.withDefault(3000),
-    Config.validate({
-      message: "PORT must be a port number (0-65535)",
-      validation: (n) => n >= 0 && n <= 65535
-    })
-  ),
-  host: Config.string("HOST").pipe(Config.withDefault("0.0.0.0")),
+  port: Config.schema(
+    Schema.Int.check(rule((n) => n >= 0 && n <= 65535, "PORT must be a port number (0-65535)")),
+    "PORT"
+  ).pipe(Config.withDefault(3000)),
+  host: Config.String("HOST").pipe(Config.withDefault("0.0.0.0")),
   /** Used to print the URL to paste into the MomentScience dashboard. */
-  publicUrl: Config.url("PUBLIC_URL").pipe(Config.option),
-  databaseUrl: Config.redacted("DATABASE_URL").pipe(Config.option),
+  publicUrl: Config.URL("PUBLIC_URL").pipe(Config.option),
+  databaseUrl: Config.Redacted("DATABASE_URL").pipe(Config.option),
   databasePoolSize: positiveInt("DATABASE_POOL_SIZE", 10),
   /** Longest a statement (or a worker transaction) may take before it counts as failed. */
   databaseTimeoutMs: positiveInt("DATABASE_TIMEOUT_MS", 5_000),
-  dataDir: Config.string("RECEIVER_DATA_DIR").pipe(Config.withDefault("./.data")),
-  postbackSecret: Config.redacted("POSTBACK_SECRET").pipe(
-    Config.validate({
-      message: "POSTBACK_SECRET must be at least 16 characters",
-      validation: (secret) => Redacted.value(secret).length >= 16
-    }),
-    Config.option
-  ),
-  secretParam: Config.string("POSTBACK_SECRET_PARAM").pipe(
-    Config.withDefault("secret"),
-    Config.validate({
-      message: "POSTBACK_SECRET_PARAM must be a query parameter name (letters, digits, _ and -)",
-      validation: (name) => /^[A-Za-z0-9_-]+$/.test(name)
-    })
-  ),
-  template: Config.string("POSTBACK_TEMPLATE").pipe(Config.option),
+  dataDir: Config.String("RECEIVER_DATA_DIR").pipe(Config.withDefault("./.data")),
+  postbackSecret: secret("POSTBACK_SECRET").pipe(Config.option),
+  secretParam: Config.schema(
+    Schema.String.check(
+      rule(
+        (name) => /^[A-Za-z0-9_-]+$/.test(name),
+        "POSTBACK_SECRET_PARAM must be a query parameter name (letters, digits, _ and -)"
+      )
+    ),
+    "POSTBACK_SECRET_PARAM"
+  ).pipe(Config.withDefault("secret")),
+  template: Config.String("POSTBACK_TEMPLATE").pipe(Config.option),
   userIdKey: payloadKey("USER_ID_KEY").pipe(Config.withDefault("user_id")),
   dedupKey: payloadKey("POSTBACK_DEDUP_KEY").pipe(Config.option),
   pointsPerUsd: decimal("POINTS_PER_USD").pipe(Config.withDefault(Decimal.parse("10"))),
-  rewardRulesFile: Config.string("REWARD_RULES_FILE").pipe(Config.option),
-  adminToken: Config.redacted("ADMIN_TOKEN").pipe(
-    Config.validate({
-      message: "ADMIN_TOKEN must be at least 16 characters",
-      validation: (token) => Redacted.value(token).length >= 16
-    }),
-    Config.option
-  ),
+  rewardRulesFile: Config.String("REWARD_RULES_FILE").pipe(Config.option),
+  adminToken: secret("ADMIN_TOKEN").pipe(Config.option),
   maxBodyBytes: positiveInt("MAX_BODY_BYTES", 64 * 1024),
   holdPayoutAbove: decimal("PAYOUT_HOLD_ABOVE").pipe(Config.withDefault(Decimal.parse("1000"))),
   ingestBatchSize: positiveInt("INGEST_BATCH_SIZE", 500),
   ingestMaxInFlight: positiveInt("INGEST_MAX_INFLIGHT", 2),
   ingestBatchWait: nonNegativeInt("INGEST_BATCH_WAIT_MS", 0).pipe(Config.map(Duration.millis)),
-  workerEnabled: Config.boolean("WORKER_ENABLED").pipe(Config.withDefault(true)),
+  workerEnabled: Config.Boolean("WORKER_ENABLED").pipe(Config.withDefault(true)),
   workerBatchSize: positiveInt("WORKER_BATCH_SIZE", 200),
   workerPollInterval: positiveInt("WORKER_POLL_MS", 1000).pipe(Config.map(Duration.millis)),
   workerMaxAttempts: positiveInt("WORKER_MAX_ATTEMPTS", 10),
@@ -114,15 +125,14 @@ export const receiverConfig = Config.all({
   shutdownGrace: positiveInt("SHUTDOWN_GRACE_MS", 10_000).pipe(Config.map(Duration.millis))
 })
 
-export type ReceiverSettings = Config.Config.Success<typeof receiverConfig>
+export type ReceiverSettings = Config.Success<typeof receiverConfig>
 
 /** The receiver's settings as a service, so tests can provide their own. */
-export class ReceiverConfig extends Context.Tag("@org/receiver/ReceiverConfig")<
-  ReceiverConfig,
-  ReceiverSettings
->() {
+export class ReceiverConfig extends Context.Service<ReceiverConfig, ReceiverSettings>()(
+  "@org/receiver/ReceiverConfig"
+) {
   /** Reads the environment (through the current `ConfigProvider`). */
-  static readonly layer: Layer.Layer<ReceiverConfig, ConfigError.ConfigError> = Layer.effect(
+  static readonly layer: Layer.Layer<ReceiverConfig, Config.ConfigError> = Layer.effect(
     ReceiverConfig,
     receiverConfig
   )
@@ -130,12 +140,6 @@ export class ReceiverConfig extends Context.Tag("@org/receiver/ReceiverConfig")<
   /** Settings from a plain record, defaults filling the rest (tests, embedding). */
   static readonly fromRecord = (
     values: Record<string, string>
-  ): Layer.Layer<ReceiverConfig, ConfigError.ConfigError> =>
-    Layer.effect(
-      ReceiverConfig,
-      Effect.withConfigProvider(
-        receiverConfig,
-        ConfigProvider.fromMap(new Map(Object.entries(values)))
-      )
-    )
+  ): Layer.Layer<ReceiverConfig, Config.ConfigError> =>
+    Layer.effect(ReceiverConfig, receiverConfig.parse(ConfigProvider.fromEnvRecord(values)))
 }

@@ -1,8 +1,11 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
-import { HttpApiBuilder, type HttpApp, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Duration, Effect, Layer } from "effect"
+import { Duration, Effect, Exit, Layer, Scope } from "effect"
+import { HttpRouter, HttpServer } from "effect/http"
+import { HttpApiBuilder } from "effect/http-api"
+import { NetAddress } from "effect/net"
+import { DecodeErrorsLive } from "./Admin/DecodeErrors.ts"
 import { PostbacksLive } from "./Admin/Postbacks.ts"
 import { AdminAuthLive, HealthLive, MetricsLive, UsersLive } from "./Admin/Users.ts"
 import { ReceiverApi } from "./Api.ts"
@@ -35,7 +38,7 @@ const isIngest = (url: string | undefined): boolean => {
  * only then are the layers this one depends on (batcher, database) released.
  */
 export const ServerLive: Layer.Layer<HttpServer.HttpServer, never, ReceiverConfig | IngestEdge> =
-  Layer.scoped(
+  Layer.effect(
     HttpServer.HttpServer,
     Effect.gen(function* () {
       const config = yield* ReceiverConfig
@@ -48,12 +51,15 @@ export const ServerLive: Layer.Layer<HttpServer.HttpServer, never, ReceiverConfi
           response.writeHead(503).end()
         }
       })
-      yield* Effect.async<void, never>((resume) => {
+      yield* Effect.callback<void>((resume) => {
         server.listen({ port: config.port, host: config.host }, () => resume(Effect.void))
         server.once("error", (error) => resume(Effect.die(error)))
       })
+      // The admin API's request fibers live until the server has closed, so
+      // requests in flight at shutdown finish like ingest requests do.
+      const requests = yield* Scope.make("parallel")
       yield* Effect.addFinalizer(() =>
-        Effect.async<void>((resume) => {
+        Effect.callback<void>((resume) => {
           edge.drain()
           const force = setTimeout(
             () => server.closeAllConnections(),
@@ -64,35 +70,40 @@ export const ServerLive: Layer.Layer<HttpServer.HttpServer, never, ReceiverConfi
             resume(Effect.void)
           })
           server.closeIdleConnections()
-        }).pipe(Effect.zipRight(Effect.logInfo("HTTP server closed")))
+        }).pipe(
+          Effect.andThen(Scope.close(requests, Exit.void)),
+          Effect.andThen(Effect.logInfo("HTTP server closed"))
+        )
       )
       const address = server.address() as AddressInfo
       return HttpServer.make({
-        address: { _tag: "TcpAddress", hostname: address.address, port: address.port },
-        serve: (httpApp, middleware) =>
+        address: NetAddress.inetAddressFromIpStringUnsafe(address.address, address.port),
+        serve: (httpEffect, middleware) =>
           Effect.gen(function* () {
-            app = yield* middleware === undefined
-              ? NodeHttpServer.makeHandler(httpApp as HttpApp.Default)
-              : NodeHttpServer.makeHandler(httpApp as HttpApp.Default, middleware as never)
+            app = yield* NodeHttpServer.makeHandler(httpEffect, {
+              scope: requests,
+              middleware: middleware as never
+            })
           })
       })
     })
   )
 
-/** The admin and health API, served by `ServerLive`. */
-export const ApiLive = HttpApiBuilder.api(ReceiverApi).pipe(
+/** The admin and health API with the OpenAPI document, served by `ServerLive`. */
+export const ApiLive = HttpApiBuilder.layer(ReceiverApi, { openapiPath: "/api/openapi.json" }).pipe(
   Layer.provide([HealthLive, MetricsLive, UsersLive, PostbacksLive]),
-  Layer.provide(AdminAuthLive)
+  Layer.provide([AdminAuthLive, DecodeErrorsLive])
 )
 
-/** The Effect side of the server: admin API, health probes and the OpenAPI document. */
+/**
+ * The Effect side of the server: admin API, health probes and the OpenAPI
+ * document. Requests are not logged one by one (the ingest route logs its
+ * problems, sampled); the address is logged once it listens.
+ */
 export const HttpAppLive: Layer.Layer<
   never,
   never,
   HttpServer.HttpServer | Database | Secrets | WakeSignal
-> = HttpApiBuilder.serve().pipe(
-  Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/api/openapi.json" })),
-  Layer.provide(ApiLive),
-  HttpServer.withLogAddress,
-  Layer.provide(NodeHttpServer.layerContext)
+> = HttpRouter.serve(ApiLive, { disableLogger: true }).pipe(
+  Layer.provide(NodeHttpServer.layerHttpServices)
 )

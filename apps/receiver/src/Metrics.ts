@@ -1,44 +1,53 @@
-import { Metric, MetricState, Option } from "effect"
+import { Context, Metric } from "effect"
 
 const escapeLabel = (value: string): string =>
   value.replaceAll("\\", "\\\\").replaceAll("\n", "\\n").replaceAll('"', '\\"')
 
 const labels = (
-  tags: ReadonlyArray<{ key: string; value: string }>,
+  attributes: Metric.Metric.AttributeSet | undefined,
   extra?: [string, string]
 ): string => {
-  const all = extra === undefined ? tags : [...tags, { key: extra[0], value: extra[1] }]
+  const all = Object.entries(attributes ?? {})
+  if (extra !== undefined) all.push(extra)
   return all.length === 0
     ? ""
-    : `{${all.map((t) => `${t.key}="${escapeLabel(t.value)}"`).join(",")}}`
+    : `{${all.map(([key, value]) => `${key}="${escapeLabel(value)}"`).join(",")}}`
 }
 
 /**
- * Every Effect metric of this process in the Prometheus text format
- * (version 0.0.4): counters, gauges and histograms.
+ * Metrics in the Prometheus text format (version 0.0.4): counters, gauges and
+ * histograms. By default every Effect metric of this process (the default
+ * registry); pass `Metric.snapshot`'s result to render another registry.
  */
-export const prometheusText = (): string => {
+export const prometheusText = (
+  snapshots: ReadonlyArray<Metric.Metric.Snapshot> = Metric.snapshotUnsafe(Context.empty())
+): string => {
   const byName = new Map<string, { help: string; type: string; lines: Array<string> }>()
-  for (const pair of Metric.unsafeSnapshot()) {
-    const { name, tags, description } = pair.metricKey
-    const state = pair.metricState
-    const help = Option.getOrElse(description, () => name)
+  for (const snapshot of snapshots) {
+    const { id: name, attributes } = snapshot
+    const help = snapshot.description ?? name
     const add = (type: string, line: string) => {
       const entry = byName.get(name) ?? { help, type, lines: [] }
       entry.lines.push(line)
       byName.set(name, entry)
     }
-    if (MetricState.isCounterState(state)) {
-      add("counter", `${name}${labels(tags)} ${state.count}`)
-    } else if (MetricState.isGaugeState(state)) {
-      add("gauge", `${name}${labels(tags)} ${state.value}`)
-    } else if (MetricState.isHistogramState(state)) {
-      for (const [bound, count] of state.buckets) {
-        add("histogram", `${name}_bucket${labels(tags, ["le", String(bound)])} ${count}`)
+    switch (snapshot.type) {
+      case "Counter":
+        add("counter", `${name}${labels(attributes)} ${snapshot.state.count}`)
+        break
+      case "Gauge":
+        add("gauge", `${name}${labels(attributes)} ${snapshot.state.value}`)
+        break
+      case "Histogram": {
+        const { state } = snapshot
+        for (const [bound, count] of state.buckets) {
+          add("histogram", `${name}_bucket${labels(attributes, ["le", String(bound)])} ${count}`)
+        }
+        add("histogram", `${name}_bucket${labels(attributes, ["le", "+Inf"])} ${state.count}`)
+        add("histogram", `${name}_sum${labels(attributes)} ${state.sum}`)
+        add("histogram", `${name}_count${labels(attributes)} ${state.count}`)
+        break
       }
-      add("histogram", `${name}_bucket${labels(tags, ["le", "+Inf"])} ${state.count}`)
-      add("histogram", `${name}_sum${labels(tags)} ${state.sum}`)
-      add("histogram", `${name}_count${labels(tags)} ${state.count}`)
     }
   }
   let text = ""

@@ -14,7 +14,7 @@ export interface SecretsShape {
   readonly file: string
 }
 
-export class Secrets extends Context.Tag("@org/receiver/Secrets")<Secrets, SecretsShape>() {
+export class Secrets extends Context.Service<Secrets, SecretsShape>()("@org/receiver/Secrets") {
   static readonly layer: Layer.Layer<Secrets, never, ReceiverConfig> = Layer.effect(
     Secrets,
     Effect.gen(function* () {

@@ -62,7 +62,7 @@ const userLedger = (baseUrl: string, userId: string) =>
 
 /** Waits for the background worker to settle a postback, and returns its row. */
 const settled = <Row extends { status: string }>(
-  sql: TestReceiver["Type"]["sql"],
+  sql: TestReceiver["Service"]["sql"],
   id: unknown,
   columns = "status"
 ) =>
@@ -73,8 +73,11 @@ const settled = <Row extends { status: string }>(
       : undefined
   })
 
-const rowsOf = <Row>(sql: TestReceiver["Type"]["sql"], text: string, params: Array<unknown> = []) =>
-  Effect.promise(() => sql.query<Row>(text, params))
+const rowsOf = <Row>(
+  sql: TestReceiver["Service"]["sql"],
+  text: string,
+  params: Array<unknown> = []
+) => Effect.promise(() => sql.query<Row>(text, params))
 
 for (const database of testDatabases) {
   layer(testReceiver(database), { timeout: 120_000, excludeTestServices: true })(

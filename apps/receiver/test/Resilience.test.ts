@@ -2,11 +2,12 @@ import { mkdtempSync } from "node:fs"
 import { connect, createServer, type Server, type Socket } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { HttpServer } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Decimal } from "@org/postback-schema"
 import { samplePostback, sendOnce } from "@org/postback-sender"
 import { Effect, Layer } from "effect"
+import { HttpServer } from "effect/http"
+import { NetAddress } from "effect/net"
 import { makeReceiver } from "../src/App.ts"
 import { ReceiverConfig } from "../src/Config.ts"
 import { Database } from "../src/Db/Database.ts"
@@ -156,7 +157,7 @@ const receiverBehindProxy = (env: Record<string, string>) =>
       ).pipe(Layer.provide(ReceiverConfig.fromRecord(settings)))
     )
     const server = yield* Effect.provide(HttpServer.HttpServer, context)
-    const port = server.address._tag === "TcpAddress" ? server.address.port : 0
+    const port = NetAddress.isInetAddress(server.address) ? server.address.port : 0
     return { proxy, baseUrl: `http://127.0.0.1:${port}` }
   })
 
@@ -214,7 +215,7 @@ describe.skipIf(testDatabaseUrl === undefined)("database outage", () => {
           )
         )
         const server = yield* Effect.provide(HttpServer.HttpServer, context)
-        const baseUrl = `http://127.0.0.1:${server.address._tag === "TcpAddress" ? server.address.port : 0}`
+        const baseUrl = `http://127.0.0.1:${NetAddress.isInetAddress(server.address) ? server.address.port : 0}`
 
         expect(yield* Effect.promise(() => postback(baseUrl, "outage-before"))).toBe(200)
         yield* Effect.promise(() => proxy.stop())

@@ -5,7 +5,7 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it, layer } from "@effect/vitest"
 import { samplePostback, sendOnce } from "@org/postback-sender"
-import { Effect, Either, Layer, Redacted } from "effect"
+import { Effect, Layer, Redacted, Result } from "effect"
 import postgres from "postgres"
 import { ReceiverConfig } from "../src/Config.ts"
 import { PostbackDecoder } from "../src/Ingest/Decoder.ts"
@@ -19,7 +19,7 @@ const TEMPLATE =
 
 const configError = (values: Record<string, string>) =>
   Effect.gen(function* () {
-    const result = yield* Effect.either(
+    const result = yield* Effect.result(
       Effect.gen(function* () {
         yield* ReceiverConfig
         yield* PostbackDecoder
@@ -29,7 +29,7 @@ const configError = (values: Record<string, string>) =>
         )
       )
     )
-    return Either.isLeft(result) ? String(result.left) : "no error"
+    return Result.isFailure(result) ? String(result.failure) : "no error"
   })
 
 describe("settings", () => {

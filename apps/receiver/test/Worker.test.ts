@@ -1,5 +1,5 @@
 import { describe, expect, it, layer } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Random } from "effect"
 import { ReceiverConfig } from "../src/Config.ts"
 import { Database } from "../src/Db/Database.ts"
 import { GroupCommit } from "../src/Ingest/Batcher.ts"
@@ -157,13 +157,21 @@ describe.skipIf(testDatabaseUrl === undefined)("two workers on one PostgreSQL", 
   )
 })
 
+// Full jitter draws the retry delay from [0, cap): a fixed draw near the top
+// makes it an hour, so no drain can see the row due again until the test
+// moves its due time (no sleeping, whatever the machine's speed).
+const nearTheCap: Random.Random = {
+  nextIntUnsafe: () => 0,
+  nextDoubleUnsafe: () => 0.99
+}
+
 layer(
   Layer.provideMerge(
     workerLayer({
       WORKER_MAX_ATTEMPTS: "2",
-      WORKER_RETRY_BASE_MS: "50",
-      WORKER_RETRY_CAP_MS: "50"
-    }),
+      WORKER_RETRY_BASE_MS: "3600000",
+      WORKER_RETRY_CAP_MS: "3600000"
+    }).pipe(Layer.provide(Layer.succeed(Random.Random, nearTheCap))),
     testDatabases[0]!.layer()
   ),
   { timeout: 60_000, excludeTestServices: true }
@@ -203,7 +211,16 @@ layer(
         expect(first.map((r) => r.status)).toEqual(["credited", "pending", "credited"])
         expect(first[1]).toMatchObject({ attempts: 1 })
         expect(first[1]!.last_error).toContain("ledger refuses poison")
-        yield* Effect.sleep("120 millis")
+        const [due] = yield* Effect.promise(() =>
+          sql.query<{ minutes: number }>(
+            "SELECT round(extract(epoch FROM next_attempt_at - now()) / 60)::int AS minutes FROM postbacks WHERE dedup_key = 'f-2'"
+          )
+        )
+        expect(due?.minutes).toBe(59)
+        // An hour later: due again.
+        yield* Effect.promise(() =>
+          sql.query("UPDATE postbacks SET next_attempt_at = now() WHERE dedup_key = 'f-2'")
+        )
         yield* worker.drain
         const second = yield* state()
         expect(second[1]).toMatchObject({ status: "dead", attempts: 2 })

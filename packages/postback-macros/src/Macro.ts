@@ -1,4 +1,4 @@
-import { WIRE_FIELDS, type WireField } from "@org/postback-schema"
+import { WIRE_FIELDS, type WireField } from "@org/postback-schema/plain"
 
 /**
  * The macros MomentScience fills from the postback's own fields:

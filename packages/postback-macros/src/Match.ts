@@ -1,4 +1,4 @@
-import { isWireField, WIRE_FIELDS } from "@org/postback-schema"
+import { isWireField, WIRE_FIELDS } from "@org/postback-schema/plain"
 import { decodeComponent, decodeQuery } from "./internal/encoding.ts"
 import { describe, type Matcher, programOf, type ValuePattern } from "./internal/program.ts"
 import type { MacroTemplate } from "./MacroTemplate.ts"

@@ -1,4 +1,4 @@
-import { type Postback, wireValue } from "@org/postback-schema"
+import { type Postback, wireValue } from "@org/postback-schema/plain"
 import { isDotSegment } from "./internal/parse.ts"
 import { describe, programOf, type Slot } from "./internal/program.ts"
 import type { MacroTemplate } from "./MacroTemplate.ts"
@@ -81,8 +81,7 @@ const missingPolicy = (options: RenderOptions | undefined): MissingValuePolicy =
  * or a value that would make a path segment `.` or `..`.
  *
  * @example
- * import { Decimal } from "@org/postback-schema"
- * import { parseTemplate, render } from "@org/postback-macros"
+ * import { Decimal, parseTemplate, render } from "@org/postback-macros"
  *
  * const template = parseTemplate(
  *   "https://api.example.com/postbacks?payout={payout}&user_id={user_id}&offer_id={offer_id}"

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { type Postback, WIRE_FIELDS, wireValue } from "@org/postback-schema"
-import { FastCheck as fc } from "effect"
+import * as fc from "fast-check"
 import { match, parseTemplate, render } from "../src/index.ts"
 import { PAYLOAD_KEYS, postback, text } from "./fixtures.ts"
 
@@ -57,53 +57,53 @@ const expectedFields = (names: ReadonlyArray<string>, p: Postback) => {
 }
 
 describe("render and match", () => {
-  it.prop(
-    "match(t, render(t, p)) gives back p's fields, from the text and from a WHATWG URL",
-    [generated, postback],
-    ([generatedTemplate, p]) => {
-      const template = parseTemplate(templateText(generatedTemplate))
-      const names = template.parts.flatMap((part) => (part._tag === "Macro" ? [part.name] : []))
-      const url = render(template, p)
-      const expected = { ok: true, fields: expectedFields(names, p) }
-      expect(match(template, url)).toEqual(expected)
-      // What a sender's HTTP client and a receiver's Request see is the URL
-      // after WHATWG parsing: rendering must already be in that form.
-      const parsed = new URL(url)
-      expect(parsed.href).toBe(url)
-      expect(match(template, parsed)).toEqual(expected)
-      // As a receiver on Node sees it (req.url: path and query).
-      expect(match(template, url.slice(parsed.origin.length))).toEqual(expected)
-      // URLSearchParams, an independent decoder, reads each query macro's value.
-      for (const { name, value } of generatedTemplate.query) {
-        if (value.macro === null) continue
-        const fields = expected.fields as Record<string, unknown>
-        const macroValue = (fields[value.macro] ??
-          (fields.payload as Record<string, string>)[value.macro]) as string
-        expect(parsed.searchParams.get(name)).toBe(
-          `${decodeURIComponent(value.prefix)}${macroValue}${decodeURIComponent(value.suffix)}`
-        )
-      }
-    },
-    { fastCheck: { numRuns: 400 } }
-  )
+  it("match(t, render(t, p)) gives back p's fields, from the text and from a WHATWG URL", () => {
+    fc.assert(
+      fc.property(generated, postback, (generatedTemplate, p) => {
+        const template = parseTemplate(templateText(generatedTemplate))
+        const names = template.parts.flatMap((part) => (part._tag === "Macro" ? [part.name] : []))
+        const url = render(template, p)
+        const expected = { ok: true, fields: expectedFields(names, p) }
+        expect(match(template, url)).toEqual(expected)
+        // What a sender's HTTP client and a receiver's Request see is the URL
+        // after WHATWG parsing: rendering must already be in that form.
+        const parsed = new URL(url)
+        expect(parsed.href).toBe(url)
+        expect(match(template, parsed)).toEqual(expected)
+        // As a receiver on Node sees it (req.url: path and query).
+        expect(match(template, url.slice(parsed.origin.length))).toEqual(expected)
+        // URLSearchParams, an independent decoder, reads each query macro's value.
+        for (const { name, value } of generatedTemplate.query) {
+          if (value.macro === null) continue
+          const fields = expected.fields as Record<string, unknown>
+          const macroValue = (fields[value.macro] ??
+            (fields.payload as Record<string, string>)[value.macro]) as string
+          expect(parsed.searchParams.get(name)).toBe(
+            `${decodeURIComponent(value.prefix)}${macroValue}${decodeURIComponent(value.suffix)}`
+          )
+        }
+      }),
+      { numRuns: 400 }
+    )
+  })
 
-  it.prop(
-    "query parameter order does not matter",
-    [postback, fc.infiniteStream(fc.nat())],
-    ([p, seeds]) => {
-      const template = parseTemplate(
-        "https://h.example/pb?amount={payout}&uid={user_id}&oid={offer_id}&adv={advertiser_name}&ts={timestamp}&lb={is_loyaltyboost}"
-      )
-      const url = new URL(render(template, p))
-      const pairs = url.search.slice(1).split("&")
-      // Fisher-Yates with generated randomness, so a failure shrinks and replays.
-      const random = seeds[Symbol.iterator]()
-      for (let i = pairs.length - 1; i > 0; i--) {
-        const j = random.next().value! % (i + 1)
-        ;[pairs[i], pairs[j]] = [pairs[j]!, pairs[i]!]
-      }
-      expect(match(template, `/pb?${pairs.join("&")}`)).toEqual(match(template, url))
-    },
-    { fastCheck: { numRuns: 100 } }
-  )
+  it("query parameter order does not matter", () => {
+    fc.assert(
+      fc.property(postback, fc.infiniteStream(fc.nat()), (p, seeds) => {
+        const template = parseTemplate(
+          "https://h.example/pb?amount={payout}&uid={user_id}&oid={offer_id}&adv={advertiser_name}&ts={timestamp}&lb={is_loyaltyboost}"
+        )
+        const url = new URL(render(template, p))
+        const pairs = url.search.slice(1).split("&")
+        // Fisher-Yates with generated randomness, so a failure shrinks and replays.
+        const random = seeds[Symbol.iterator]()
+        for (let i = pairs.length - 1; i > 0; i--) {
+          const j = random.next().value! % (i + 1)
+          ;[pairs[i], pairs[j]] = [pairs[j]!, pairs[i]!]
+        }
+        expect(match(template, `/pb?${pairs.join("&")}`)).toEqual(match(template, url))
+      }),
+      { numRuns: 100 }
+    )
+  })
 })

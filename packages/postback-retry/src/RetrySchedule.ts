@@ -1,4 +1,4 @@
-import { Cause, Effect, Random, Schedule, ScheduleDecision, ScheduleInterval } from "effect"
+import { Cause, Duration, Effect, type Pull, Random, Schedule } from "effect"
 import type { DeliveryState } from "./Delivery.ts"
 import { isOutcome } from "./internal/checks.ts"
 import { drawsRandom, pending, transition } from "./internal/machine.ts"
@@ -10,7 +10,8 @@ import type { RandomSource, RetryPolicy } from "./RetryPolicy.ts"
 export interface ScheduleOptions {
   /**
    * Random numbers for `jitter: "full"`. By default the Schedule draws from
-   * Effect's `Random` service, so `Effect.withRandom` makes it reproducible.
+   * Effect's `Random` service, so `Random.withSeed` (or providing another
+   * `Random.Random`) makes it reproducible.
    */
   readonly random?: RandomSource
 }
@@ -24,7 +25,7 @@ const describe = (input: unknown): string | undefined => {
 
 /**
  * What a Schedule input says about the attempt: an `Outcome`, or an error
- * carrying one in `outcome`, as it is; Effect's `TimeoutException` as a
+ * carrying one in `outcome`, as it is; Effect's `Cause.TimeoutError` as a
  * timeout; anything else as a failure without an HTTP answer.
  */
 const outcomeOf = (input: unknown): Outcome => {
@@ -32,7 +33,7 @@ const outcomeOf = (input: unknown): Outcome => {
   if (typeof input === "object" && input !== null && "outcome" in input) {
     if (isOutcome(input.outcome)) return input.outcome
   }
-  if (Cause.isTimeoutException(input)) return { _tag: "timeout" }
+  if (Cause.isTimeoutError(input)) return { _tag: "timeout" }
   const reason = describe(input)
   return reason === undefined ? { _tag: "connectionError" } : { _tag: "connectionError", reason }
 }
@@ -47,8 +48,8 @@ const outcomeOf = (input: unknown): Outcome => {
  * - With `Effect.retry(deliver, schedule(policy))`, every failure of
  *   `deliver` is a failed attempt; fail with an `Outcome` (or an error with
  *   an `outcome` field) so the final state records it. Effect's
- *   `TimeoutException` counts as a timeout, any other error as a
- *   connection error.
+ *   `Cause.TimeoutError` (from `Effect.timeout`) counts as a timeout, any
+ *   other error as a connection error.
  * - With `Effect.repeat(attempt, schedule(policy))`, where `attempt`
  *   succeeds with the `Outcome`, the policy's success rule decides, and the
  *   result is the final state (`delivered` or `failed`).
@@ -72,31 +73,34 @@ export const schedule = (
       `schedule: options.random must be a function returning numbers from 0 to 1, got ${String(random)}`
     )
   }
-  const step = (
-    now: number,
-    state: DeliveryState,
-    outcome: Outcome,
-    draw: RandomSource
-  ): readonly [DeliveryState, DeliveryState, ScheduleDecision.ScheduleDecision] => {
-    const next = transition(p, state, outcome, now, draw)
-    const decision =
-      next._tag === "retrying"
-        ? ScheduleDecision.continueWith(ScheduleInterval.after(next.nextAt.getTime()))
-        : ScheduleDecision.done
-    return [next, next, decision]
-  }
-  return Schedule.makeWithState<DeliveryState | undefined, unknown, DeliveryState>(
-    undefined,
-    (now, input, previous) => {
+  return Schedule.fromStep(
+    Effect.sync(() => {
       // The Schedule first hears of a delivery when its first attempt has
       // ended, so the machine starts (pending) at that same instant.
-      const state = previous ?? pending(now)
-      const outcome = outcomeOf(input)
-      // Draw from Effect's Random only when the machine will use the number,
-      // so a seeded or fixed Random is consumed exactly as by onOutcome.
-      return random === undefined && drawsRandom(p, state, outcome)
-        ? Effect.map(Random.next, (r) => step(now, state, outcome, () => r))
-        : Effect.sync(() => step(now, state, outcome, random ?? Math.random))
-    }
+      let state: DeliveryState | undefined
+      const advance = (
+        now: number,
+        current: DeliveryState,
+        outcome: Outcome,
+        draw: RandomSource
+      ): Pull.Pull<[DeliveryState, Duration.Duration], never, DeliveryState> => {
+        const next = transition(p, current, outcome, now, draw)
+        state = next
+        // The machine gives the absolute time of the next attempt; the
+        // Schedule waits for what is left of it when the step runs.
+        return next._tag === "retrying"
+          ? Effect.succeed([next, Duration.millis(Math.max(0, next.nextAt.getTime() - now))])
+          : Cause.done(next)
+      }
+      return (now: number, input: unknown) => {
+        const current = state ?? pending(now)
+        const outcome = outcomeOf(input)
+        // Draw from Effect's Random only when the machine will use the number,
+        // so a seeded or fixed Random is consumed exactly as by onOutcome.
+        return random === undefined && drawsRandom(p, current, outcome)
+          ? Effect.flatMap(Random.next, (r) => advance(now, current, outcome, () => r))
+          : Effect.suspend(() => advance(now, current, outcome, random ?? Math.random))
+      }
+    })
   )
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { FastCheck as fc } from "effect"
+import * as fc from "fast-check"
 import {
   ANY_2XX,
   attemptOffsets,
@@ -201,92 +201,96 @@ describe("bad arguments get errors that name them", () => {
 })
 
 describe("laws of the machine", () => {
-  const settings = { fastCheck: { numRuns: 300 } }
+  const settings = { numRuns: 300 }
 
-  it.prop(
-    "attempts never exceed the policy's maximum, and the machine stops by then",
-    [policy(), outcomes, latencies, fc.integer()],
-    ([p, feed, latency, seed]) => {
-      const { state, states } = run(p, feed, { latency, random: seededRandom(seed) })
-      expect(isTerminal(state)).toBe(true)
-      for (const s of states) {
-        expect(attemptsMade(s)).toBeLessThanOrEqual(p.maxAttempts)
-        if (s._tag === "retrying") expect(s.attempt).toBeLessThanOrEqual(p.maxAttempts)
-      }
-      if (state._tag === "failed") expect(state.attempts).toBe(p.maxAttempts)
-      expect(states.length - 1).toBe(attemptsMade(state))
-    },
-    settings
-  )
-
-  it.prop(
-    "time always moves forward: each attempt is due at or after the failure before it",
-    [policy(), outcomes, latencies, fc.integer()],
-    ([p, feed, latency, seed]) => {
-      const { states, attemptTimes, observedTimes } = run(p, feed, {
-        latency,
-        random: seededRandom(seed)
-      })
-      for (let i = 1; i < attemptTimes.length; i++) {
-        expect(attemptTimes[i]!).toBeGreaterThanOrEqual(observedTimes[i - 1]!)
-        expect(attemptTimes[i]!).toBeGreaterThanOrEqual(attemptTimes[i - 1]!)
-      }
-      for (const s of states) {
-        if (s._tag === "delivered" || s._tag === "failed") {
-          expect(s.at.getTime()).toBe(observedTimes.at(-1))
+  it("attempts never exceed the policy's maximum, and the machine stops by then", () => {
+    fc.assert(
+      fc.property(policy(), outcomes, latencies, fc.integer(), (p, feed, latency, seed) => {
+        const { state, states } = run(p, feed, { latency, random: seededRandom(seed) })
+        expect(isTerminal(state)).toBe(true)
+        for (const s of states) {
+          expect(attemptsMade(s)).toBeLessThanOrEqual(p.maxAttempts)
+          if (s._tag === "retrying") expect(s.attempt).toBeLessThanOrEqual(p.maxAttempts)
         }
-      }
-    },
-    settings
-  )
+        if (state._tag === "failed") expect(state.attempts).toBe(p.maxAttempts)
+        expect(states.length - 1).toBe(attemptsMade(state))
+      }),
+      settings
+    )
+  })
 
-  it.prop(
-    "with positive delays and no jitter, attempts are strictly later and fall at attemptOffsets",
-    [policy({ jitter: ["none"] }), fc.integer({ min: 1, max: 5000 })],
-    ([p, minimumMs]) => {
-      // Lift every delay, and the cap if any, above zero.
-      const lift = (d: number) => d + minimumMs / 1000
-      const positive = retryPolicy({
-        ...p,
-        delaysSeconds: p.delaysSeconds.map(lift),
-        ...(p.capSeconds === undefined ? {} : { capSeconds: lift(p.capSeconds) })
-      })
-      const { attemptTimes } = run(positive, Array(8).fill(fail))
-      expect(attemptTimes.map((ms) => (ms - T0) / 1000)).toEqual(attemptOffsets(positive))
-      for (let i = 1; i < attemptTimes.length; i++) {
-        expect(attemptTimes[i]!).toBeGreaterThan(attemptTimes[i - 1]!)
-      }
-    },
-    settings
-  )
+  it("time always moves forward: each attempt is due at or after the failure before it", () => {
+    fc.assert(
+      fc.property(policy(), outcomes, latencies, fc.integer(), (p, feed, latency, seed) => {
+        const { states, attemptTimes, observedTimes } = run(p, feed, {
+          latency,
+          random: seededRandom(seed)
+        })
+        for (let i = 1; i < attemptTimes.length; i++) {
+          expect(attemptTimes[i]!).toBeGreaterThanOrEqual(observedTimes[i - 1]!)
+          expect(attemptTimes[i]!).toBeGreaterThanOrEqual(attemptTimes[i - 1]!)
+        }
+        for (const s of states) {
+          if (s._tag === "delivered" || s._tag === "failed") {
+            expect(s.at.getTime()).toBe(observedTimes.at(-1))
+          }
+        }
+      }),
+      settings
+    )
+  })
 
-  it.prop(
-    "a success ends the machine, and nothing moves it afterwards",
-    [policy(), outcomes, outcome, fc.integer()],
-    ([p, feed, later, seed]) => {
-      const { state, states } = run(p, feed, { random: seededRandom(seed) })
-      const firstSuccess = feed.findIndex((o) => isSuccess(p, o))
-      if (firstSuccess !== -1 && firstSuccess < p.maxAttempts) {
-        expect(state).toMatchObject({ _tag: "delivered", attempt: firstSuccess + 1 })
-        expect(states.filter((s) => s._tag === "delivered")).toHaveLength(1)
-      } else {
-        expect(state._tag).toBe("failed")
-      }
-      expect(onOutcome(p, state, later, new Date(T0 + 10 ** 9))).toBe(state)
-    },
-    settings
-  )
+  it("with positive delays and no jitter, attempts are strictly later and fall at attemptOffsets", () => {
+    fc.assert(
+      fc.property(
+        policy({ jitter: ["none"] }),
+        fc.integer({ min: 1, max: 5000 }),
+        (p, minimumMs) => {
+          // Lift every delay, and the cap if any, above zero.
+          const lift = (d: number) => d + minimumMs / 1000
+          const positive = retryPolicy({
+            ...p,
+            delaysSeconds: p.delaysSeconds.map(lift),
+            ...(p.capSeconds === undefined ? {} : { capSeconds: lift(p.capSeconds) })
+          })
+          const { attemptTimes } = run(positive, Array(8).fill(fail))
+          expect(attemptTimes.map((ms) => (ms - T0) / 1000)).toEqual(attemptOffsets(positive))
+          for (let i = 1; i < attemptTimes.length; i++) {
+            expect(attemptTimes[i]!).toBeGreaterThan(attemptTimes[i - 1]!)
+          }
+        }
+      ),
+      settings
+    )
+  })
 
-  it.prop(
-    "is pure: the same inputs and seed give the same states",
-    [policy(), outcomes, latencies, fc.integer()],
-    ([p, feed, latency, seed]) => {
-      const a = run(p, feed, { latency, random: seededRandom(seed) })
-      const b = run(p, feed, { latency, random: seededRandom(seed) })
-      expect(a.states).toEqual(b.states)
-    },
-    { fastCheck: { numRuns: 100 } }
-  )
+  it("a success ends the machine, and nothing moves it afterwards", () => {
+    fc.assert(
+      fc.property(policy(), outcomes, outcome, fc.integer(), (p, feed, later, seed) => {
+        const { state, states } = run(p, feed, { random: seededRandom(seed) })
+        const firstSuccess = feed.findIndex((o) => isSuccess(p, o))
+        if (firstSuccess !== -1 && firstSuccess < p.maxAttempts) {
+          expect(state).toMatchObject({ _tag: "delivered", attempt: firstSuccess + 1 })
+          expect(states.filter((s) => s._tag === "delivered")).toHaveLength(1)
+        } else {
+          expect(state._tag).toBe("failed")
+        }
+        expect(onOutcome(p, state, later, new Date(T0 + 10 ** 9))).toBe(state)
+      }),
+      settings
+    )
+  })
+
+  it("is pure: the same inputs and seed give the same states", () => {
+    fc.assert(
+      fc.property(policy(), outcomes, latencies, fc.integer(), (p, feed, latency, seed) => {
+        const a = run(p, feed, { latency, random: seededRandom(seed) })
+        const b = run(p, feed, { latency, random: seededRandom(seed) })
+        expect(a.states).toEqual(b.states)
+      }),
+      { numRuns: 100 }
+    )
+  })
 
   it("a policy of one attempt fails on the first failure", () => {
     const once = fixed({ delaySeconds: 10, maxAttempts: 1 })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { FastCheck as fc } from "effect"
+import * as fc from "fast-check"
 import {
   ANY_2XX,
   attemptOffsets,
@@ -164,30 +164,30 @@ describe("constructors", () => {
     expect(scaled(retryPolicy({ delaysSeconds: [100], capSeconds: 10 }), 3).capSeconds).toBe(30)
   })
 
-  it.prop(
-    "fromOffsets inverts attemptOffsets",
-    [policy({ jitter: ["none"] })],
-    ([p]) => {
-      const again = fromOffsets(attemptOffsets(p), { successStatuses: p.successStatuses })
-      expect(attemptOffsets(again)).toEqual(attemptOffsets(p))
-      expect(again.maxAttempts).toBe(p.maxAttempts)
-    },
-    { fastCheck: { numRuns: 200 } }
-  )
+  it("fromOffsets inverts attemptOffsets", () => {
+    fc.assert(
+      fc.property(policy({ jitter: ["none"] }), (p) => {
+        const again = fromOffsets(attemptOffsets(p), { successStatuses: p.successStatuses })
+        expect(attemptOffsets(again)).toEqual(attemptOffsets(p))
+        expect(again.maxAttempts).toBe(p.maxAttempts)
+      }),
+      { numRuns: 200 }
+    )
+  })
 
-  it.prop(
-    "attemptOffsets has one offset per attempt, from 0, never decreasing",
-    [policy()],
-    ([p]) => {
-      const offsets = attemptOffsets(p)
-      expect(offsets.length).toBe(p.maxAttempts)
-      expect(offsets[0]).toBe(0)
-      for (let i = 1; i < offsets.length; i++) {
-        expect(offsets[i]!).toBeGreaterThanOrEqual(offsets[i - 1]!)
-      }
-    },
-    { fastCheck: { numRuns: 200 } }
-  )
+  it("attemptOffsets has one offset per attempt, from 0, never decreasing", () => {
+    fc.assert(
+      fc.property(policy(), (p) => {
+        const offsets = attemptOffsets(p)
+        expect(offsets.length).toBe(p.maxAttempts)
+        expect(offsets[0]).toBe(0)
+        for (let i = 1; i < offsets.length; i++) {
+          expect(offsets[i]!).toBeGreaterThanOrEqual(offsets[i - 1]!)
+        }
+      }),
+      { numRuns: 200 }
+    )
+  })
 })
 
 describe("jitter", () => {
@@ -209,15 +209,15 @@ describe("jitter", () => {
     expect(draws(42)).not.toEqual(draws(43))
   })
 
-  it.prop(
-    "stays within [0, capped delay] with the default Math.random",
-    [fc.integer({ min: 1, max: 5 })],
-    ([n]) => {
-      const delay = delayAfter(jittered, n)!
-      expect(delay).toBeGreaterThanOrEqual(0)
-      expect(delay).toBeLessThanOrEqual(Math.min(100, 10 * 2 ** (n - 1)))
-    }
-  )
+  it("stays within [0, capped delay] with the default Math.random", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 5 }), (n) => {
+        const delay = delayAfter(jittered, n)!
+        expect(delay).toBeGreaterThanOrEqual(0)
+        expect(delay).toBeLessThanOrEqual(Math.min(100, 10 * 2 ** (n - 1)))
+      })
+    )
+  })
 
   it("seededRandom gives numbers in [0, 1)", () => {
     const random = seededRandom(7)

@@ -1,17 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
-import {
-  Clock,
-  Duration,
-  Effect,
-  Either,
-  Exit,
-  Fiber,
-  FastCheck as fc,
-  Option,
-  Random,
-  Ref,
-  TestClock
-} from "effect"
+import { Clock, Duration, Effect, Exit, Fiber, Random, Ref, Result } from "effect"
+import { TestClock } from "effect/testing"
+import * as fc from "fast-check"
 import {
   type DeliveryState,
   dueAttempt,
@@ -78,10 +68,32 @@ const attempts = (
 /** Runs `effect` to the end under the TestClock (a day is far more than any policy here). */
 const underTestClock = <A, E>(effect: Effect.Effect<A, E>) =>
   Effect.gen(function* () {
-    const fiber = yield* Effect.fork(effect)
+    const fiber = yield* Effect.forkChild(effect)
     yield* TestClock.adjust(Duration.days(30))
     return yield* Fiber.await(fiber)
   })
+
+/** A `Random` that returns `values` in turn, from the start again when they run out. */
+const fixedRandom = (values: ReadonlyArray<number>): Random.Random => {
+  let i = 0
+  return {
+    nextDoubleUnsafe: () => values[i++ % values.length]!,
+    nextIntUnsafe: () => Math.floor(values[i++ % values.length]! * Number.MAX_SAFE_INTEGER)
+  }
+}
+
+/** Runs `effect` with `random` as Effect's `Random` service. */
+const withRandom =
+  (random: Random.Random) =>
+  <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.provideService(effect, Random.Random, random)
+
+/**
+ * Runs one case of a property in a fresh TestClock, as `it.effect` runs a
+ * whole test, so each case starts at time 0.
+ */
+const runCase = <A, E>(effect: Effect.Effect<A, E>): Promise<A> =>
+  Effect.runPromise(Effect.provide(effect, TestClock.layer()))
 
 describe("schedule(momentScience) with Effect.retry", () => {
   it.effect("retries at 0, 60, 150, 270 and 420 s, then gives up with the last failure", () =>
@@ -129,10 +141,10 @@ describe("schedule(momentScience) with Effect.retry", () => {
   it.effect("does not wait before the first attempt, and waits the full delay after each", () =>
     Effect.gen(function* () {
       const { attempt, times } = yield* attempts(momentScience, [fail, ok], [0, 0])
-      const fiber = yield* Effect.fork(Effect.retry(attempt, schedule(momentScience)))
+      const fiber = yield* Effect.forkChild(Effect.retry(attempt, schedule(momentScience)))
       yield* TestClock.adjust(Duration.seconds(59))
       expect(yield* times).toEqual([0])
-      expect(Option.isNone(yield* Fiber.poll(fiber))).toBe(true)
+      expect(fiber.pollUnsafe()).toBeUndefined()
       yield* TestClock.adjust(Duration.seconds(1))
       expect(yield* Fiber.join(fiber)).toEqual(ok)
       expect(yield* times).toEqual([0, 60_000])
@@ -148,51 +160,49 @@ describe("schedule(momentScience) with Effect.retry", () => {
     })
   )
 
-  it.effect(
-    "records Effect's TimeoutException as a timeout, other errors as connection errors",
-    () =>
-      Effect.gen(function* () {
-        /** The final state of a delivery whose every attempt fails with `attempt`, and when it began. */
-        const finalState = <E>(attempt: Effect.Effect<unknown, E>) =>
-          Effect.gen(function* () {
-            const began = yield* Clock.currentTimeMillis
-            const exit = yield* underTestClock(
-              Effect.retryOrElse(attempt, schedule(momentScience), (_e, state) =>
-                Effect.succeed(state)
-              )
+  it.effect("records Effect's TimeoutError as a timeout, other errors as connection errors", () =>
+    Effect.gen(function* () {
+      /** The final state of a delivery whose every attempt fails with `attempt`, and when it began. */
+      const finalState = <E>(attempt: Effect.Effect<unknown, E>) =>
+        Effect.gen(function* () {
+          const began = yield* Clock.currentTimeMillis
+          const exit = yield* underTestClock(
+            Effect.retryOrElse(attempt, schedule(momentScience), (_e, state) =>
+              Effect.succeed(state)
             )
-            return { began, exit }
-          })
-        const timedOut = yield* finalState(Effect.never.pipe(Effect.timeout(Duration.seconds(10))))
-        expect(timedOut.exit).toEqual(
-          Exit.succeed({
-            _tag: "failed",
-            attempts: 5,
-            lastOutcome: Outcome.timeout(),
-            at: new Date(timedOut.began + 420_000 + 5 * 10_000)
-          })
-        )
-        const refused = yield* finalState(Effect.fail(new Error("connect ECONNREFUSED")))
-        expect(refused.exit).toEqual(
-          Exit.succeed({
-            _tag: "failed",
-            attempts: 5,
-            lastOutcome: Outcome.connectionError("connect ECONNREFUSED"),
-            at: new Date(refused.began + 420_000)
-          })
-        )
-        const carried = yield* finalState(
-          Effect.fail({ _tag: "DeliveryFailed", outcome: Outcome.response(429) })
-        )
-        expect(carried.exit).toEqual(
-          Exit.succeed({
-            _tag: "failed",
-            attempts: 5,
-            lastOutcome: Outcome.response(429),
-            at: new Date(carried.began + 420_000)
-          })
-        )
-      })
+          )
+          return { began, exit }
+        })
+      const timedOut = yield* finalState(Effect.never.pipe(Effect.timeout(Duration.seconds(10))))
+      expect(timedOut.exit).toEqual(
+        Exit.succeed({
+          _tag: "failed",
+          attempts: 5,
+          lastOutcome: Outcome.timeout(),
+          at: new Date(timedOut.began + 420_000 + 5 * 10_000)
+        })
+      )
+      const refused = yield* finalState(Effect.fail(new Error("connect ECONNREFUSED")))
+      expect(refused.exit).toEqual(
+        Exit.succeed({
+          _tag: "failed",
+          attempts: 5,
+          lastOutcome: Outcome.connectionError("connect ECONNREFUSED"),
+          at: new Date(refused.began + 420_000)
+        })
+      )
+      const carried = yield* finalState(
+        Effect.fail({ _tag: "DeliveryFailed", outcome: Outcome.response(429) })
+      )
+      expect(carried.exit).toEqual(
+        Exit.succeed({
+          _tag: "failed",
+          attempts: 5,
+          lastOutcome: Outcome.response(429),
+          at: new Date(carried.began + 420_000)
+        })
+      )
+    })
   )
 })
 
@@ -229,9 +239,7 @@ describe("jitter in the Schedule", () => {
     Effect.gen(function* () {
       const { attempt, times } = yield* attempts(jittered, Array(5).fill(fail), Array(5).fill(0))
       yield* underTestClock(
-        Effect.retry(attempt, schedule(jittered)).pipe(
-          Effect.withRandom(Random.fixed([0.5, 0.25, 1, 0]))
-        )
+        Effect.retry(attempt, schedule(jittered)).pipe(withRandom(fixedRandom([0.5, 0.25, 1, 0])))
       )
       // nominal delays 10, 20, 40, 60 s scaled by 0.5, 0.25, 1, 0
       expect(yield* times).toEqual([0, 5_000, 10_000, 50_000, 50_000])
@@ -255,7 +263,7 @@ describe("jitter in the Schedule", () => {
         const first = yield* run([fail, ok])
         const second = yield* run([fail, fail, ok])
         return [first, second]
-      }).pipe(Effect.withRandom(Random.fixed([0.5, 0.1, 0.2, 0.3])))
+      }).pipe(withRandom(fixedRandom([0.5, 0.1, 0.2, 0.3])))
       const exit = yield* underTestClock(both)
       expect(exit).toEqual(
         Exit.succeed([
@@ -283,54 +291,58 @@ describe("jitter in the Schedule", () => {
 
 describe("the Schedule and the pure model agree", () => {
   // Each run drives the TestClock through up to eight sleeps; 60 runs keep this file around two seconds.
-  const settings = { fastCheck: { numRuns: 60 } }
+  const settings = { numRuns: 60 }
 
-  it.effect.prop(
-    "Effect.retry: same attempt times, same result, for arbitrary outcomes and latencies",
-    [policy(), outcomes, latencies, fc.integer()],
-    ([p, feed, latency, seed]) =>
-      Effect.gen(function* () {
-        const expected = model(p, feed, latency, seededRandom(seed))
-        const { attempt, times } = yield* attempts(p, feed, latency)
-        const exit = yield* underTestClock(
-          Effect.retryOrElse(
-            Effect.map(attempt, (outcome) => Either.right(outcome)),
-            schedule(p, { random: seededRandom(seed) }),
-            (_e, state) => Effect.succeed(Either.left(state))
-          )
+  it("Effect.retry: same attempt times, same result, for arbitrary outcomes and latencies", async () => {
+    await fc.assert(
+      fc.asyncProperty(policy(), outcomes, latencies, fc.integer(), (p, feed, latency, seed) =>
+        runCase(
+          Effect.gen(function* () {
+            const expected = model(p, feed, latency, seededRandom(seed))
+            const { attempt, times } = yield* attempts(p, feed, latency)
+            const exit = yield* underTestClock(
+              Effect.retryOrElse(
+                Effect.map(attempt, (outcome) => Result.succeed(outcome)),
+                schedule(p, { random: seededRandom(seed) }),
+                (_e, state) => Effect.succeed(Result.fail(state))
+              )
+            )
+            expect(yield* times).toEqual(expected.times)
+            const result = Exit.isSuccess(exit) ? exit.value : undefined
+            if (expected.state._tag === "delivered") {
+              expect(result).toEqual(Result.succeed(feed[expected.state.attempt - 1]))
+            } else {
+              expect(result).toEqual(Result.fail(expected.state))
+            }
+          })
         )
-        expect(yield* times).toEqual(expected.times)
-        const result = Exit.isSuccess(exit) ? exit.value : undefined
-        if (expected.state._tag === "delivered") {
-          expect(result).toEqual(Either.right(feed[expected.state.attempt - 1]))
-        } else {
-          expect(result).toEqual(Either.left(expected.state))
-        }
-      }),
-    settings
-  )
+      ),
+      settings
+    )
+  })
 
-  it.effect.prop(
-    "Effect.repeat: the same final state, drawing jitter from Effect's Random",
-    [
-      policy(),
-      outcomes,
-      latencies,
-      fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 8, maxLength: 8 })
-    ],
-    ([p, feed, latency, draws]) =>
-      Effect.gen(function* () {
-        let i = 0
-        const expected = model(p, feed, latency, () => draws[i++]!)
-        const { attempt, times } = yield* attempts(p, feed, latency, true)
-        const exit = yield* underTestClock(
-          Effect.repeat(attempt, schedule(p)).pipe(
-            Effect.withRandom(Random.fixed(draws as [number, ...Array<number>]))
+  it("Effect.repeat: the same final state, drawing jitter from Effect's Random", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        policy(),
+        outcomes,
+        latencies,
+        fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 8, maxLength: 8 }),
+        (p, feed, latency, draws) =>
+          runCase(
+            Effect.gen(function* () {
+              let i = 0
+              const expected = model(p, feed, latency, () => draws[i++]!)
+              const { attempt, times } = yield* attempts(p, feed, latency, true)
+              const exit = yield* underTestClock(
+                Effect.repeat(attempt, schedule(p)).pipe(withRandom(fixedRandom(draws)))
+              )
+              expect(yield* times).toEqual(expected.times)
+              expect(exit).toEqual(Exit.succeed(expected.state))
+            })
           )
-        )
-        expect(yield* times).toEqual(expected.times)
-        expect(exit).toEqual(Exit.succeed(expected.state))
-      }),
-    settings
-  )
+      ),
+      settings
+    )
+  })
 })

@@ -1,12 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
-import { FastCheck as fc } from "effect"
+import * as fc from "fast-check"
 import {
   exponential,
   fromOffsets,
   lostInTransit,
   momentScience,
   Outcome,
-  type RetryPolicy,
   seededRandom,
   simulate,
   toleratedOutageSeconds
@@ -238,84 +237,85 @@ describe("bad scenarios get errors that name the field", () => {
 })
 
 describe("laws of the simulator", () => {
-  const settings = { fastCheck: { numRuns: 150 } }
+  const settings = { numRuns: 150 }
   const sendOffsets = fc.array(fc.integer({ min: -100_000, max: 200_000 }), {
     minLength: 1,
     maxLength: 20
   })
 
-  it.prop(
-    "an outage as long as toleratedOutageSeconds loses nothing; one millisecond more loses the postback sent as it began",
-    [policy({ jitter: ["none"] }), sendOffsets],
-    ([p, offsets]: [RetryPolicy, Array<number>]) => {
-      const tolerated = Math.round(toleratedOutageSeconds(p) * 1000)
-      const sends = offsets.map((ms) => new Date(T0 + ms))
-      const safe = simulate(p, {
-        sends,
-        outages: [{ from: new Date(T0), to: new Date(T0 + tolerated) }]
-      })
-      expect(safe.lost).toBe(0)
-      const tooLong = simulate(p, {
-        sends: [new Date(T0)],
-        outages: [{ from: new Date(T0), to: new Date(T0 + tolerated + 1) }]
-      })
-      expect(tooLong.lost).toBe(1)
-    },
-    settings
-  )
+  it("an outage as long as toleratedOutageSeconds loses nothing; one millisecond more loses the postback sent as it began", () => {
+    fc.assert(
+      fc.property(policy({ jitter: ["none"] }), sendOffsets, (p, offsets) => {
+        const tolerated = Math.round(toleratedOutageSeconds(p) * 1000)
+        const sends = offsets.map((ms) => new Date(T0 + ms))
+        const safe = simulate(p, {
+          sends,
+          outages: [{ from: new Date(T0), to: new Date(T0 + tolerated) }]
+        })
+        expect(safe.lost).toBe(0)
+        const tooLong = simulate(p, {
+          sends: [new Date(T0)],
+          outages: [{ from: new Date(T0), to: new Date(T0 + tolerated + 1) }]
+        })
+        expect(tooLong.lost).toBe(1)
+      }),
+      settings
+    )
+  })
 
-  it.prop(
-    "every report is consistent: attempts within the maximum, times in order, duplicates = acceptances - 1",
-    [
-      policy(),
-      sendOffsets,
-      fc.array(
-        fc.record({
-          from: fc.integer({ min: -50_000, max: 150_000 }),
-          length: fc.integer({ min: 0, max: 900_000 }),
-          kind: fc.constantFrom("down", "lost", "503", "slow")
-        }),
-        { maxLength: 4 }
-      ),
-      fc.integer()
-    ],
-    ([p, offsets, windows, seed]) => {
-      const report = simulate(p, {
-        sends: offsets.map((ms) => new Date(T0 + ms)),
-        outages: windows.map((w) => ({
-          from: new Date(T0 + w.from),
-          to: new Date(T0 + w.from + w.length),
-          exchange:
-            w.kind === "down"
-              ? Outcome.connectionError()
-              : w.kind === "lost"
-                ? lostInTransit()
-                : w.kind === "503"
-                  ? Outcome.response(503)
-                  : { outcome: Outcome.timeout(), durationSeconds: 20 }
-        })),
-        random: seededRandom(seed)
-      })
-      expect(report.sent).toBe(offsets.length)
-      expect(report.delivered + report.failed).toBe(report.sent)
-      for (const pb of report.postbacks) {
-        expect(pb.attempts).toBeGreaterThanOrEqual(1)
-        expect(pb.attempts).toBeLessThanOrEqual(p.maxAttempts)
-        expect(pb.history).toHaveLength(pb.attempts)
-        expect(pb.history[0]!.at).toEqual(pb.sentAt)
-        for (let i = 1; i < pb.history.length; i++) {
-          expect(pb.history[i]!.at.getTime()).toBeGreaterThanOrEqual(
-            pb.history[i - 1]!.observedAt.getTime()
-          )
+  it("every report is consistent: attempts within the maximum, times in order, duplicates = acceptances - 1", () => {
+    fc.assert(
+      fc.property(
+        policy(),
+        sendOffsets,
+        fc.array(
+          fc.record({
+            from: fc.integer({ min: -50_000, max: 150_000 }),
+            length: fc.integer({ min: 0, max: 900_000 }),
+            kind: fc.constantFrom("down", "lost", "503", "slow")
+          }),
+          { maxLength: 4 }
+        ),
+        fc.integer(),
+        (p, offsets, windows, seed) => {
+          const report = simulate(p, {
+            sends: offsets.map((ms) => new Date(T0 + ms)),
+            outages: windows.map((w) => ({
+              from: new Date(T0 + w.from),
+              to: new Date(T0 + w.from + w.length),
+              exchange:
+                w.kind === "down"
+                  ? Outcome.connectionError()
+                  : w.kind === "lost"
+                    ? lostInTransit()
+                    : w.kind === "503"
+                      ? Outcome.response(503)
+                      : { outcome: Outcome.timeout(), durationSeconds: 20 }
+            })),
+            random: seededRandom(seed)
+          })
+          expect(report.sent).toBe(offsets.length)
+          expect(report.delivered + report.failed).toBe(report.sent)
+          for (const pb of report.postbacks) {
+            expect(pb.attempts).toBeGreaterThanOrEqual(1)
+            expect(pb.attempts).toBeLessThanOrEqual(p.maxAttempts)
+            expect(pb.history).toHaveLength(pb.attempts)
+            expect(pb.history[0]!.at).toEqual(pb.sentAt)
+            for (let i = 1; i < pb.history.length; i++) {
+              expect(pb.history[i]!.at.getTime()).toBeGreaterThanOrEqual(
+                pb.history[i - 1]!.observedAt.getTime()
+              )
+            }
+            const accepted = pb.history.filter((a) => a.accepted).length
+            expect(pb.lost).toBe(accepted === 0)
+            expect(pb.duplicates).toBe(Math.max(0, accepted - 1))
+            expect(pb.delivered).toBe(pb.state._tag === "delivered")
+            if (pb.state._tag === "failed") expect(pb.attempts).toBe(p.maxAttempts)
+            if (pb.state._tag === "delivered") expect(pb.state.attempt).toBe(pb.attempts)
+          }
         }
-        const accepted = pb.history.filter((a) => a.accepted).length
-        expect(pb.lost).toBe(accepted === 0)
-        expect(pb.duplicates).toBe(Math.max(0, accepted - 1))
-        expect(pb.delivered).toBe(pb.state._tag === "delivered")
-        if (pb.state._tag === "failed") expect(pb.attempts).toBe(p.maxAttempts)
-        if (pb.state._tag === "delivered") expect(pb.state.attempt).toBe(pb.attempts)
-      }
-    },
-    settings
-  )
+      ),
+      settings
+    )
+  })
 })

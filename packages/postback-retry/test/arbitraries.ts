@@ -1,4 +1,4 @@
-import { FastCheck as fc } from "effect"
+import * as fc from "fast-check"
 import {
   ANY_2XX,
   EXACTLY_200,

@@ -4,7 +4,7 @@
 // process. Prints ops/s and the ratio; asserts nothing about speed.
 //
 //   pnpm --filter @org/postback-schema bench
-import { Either, ParseResult } from "effect"
+import { Result, Schema } from "effect"
 import { z } from "zod"
 import {
   Decimal,
@@ -52,8 +52,8 @@ for (let i = 0; i < COUNT; i++) {
 // -- this package -----------------------------------------------------------------
 
 const options = { exclude: ["secret"] }
-const effectQuery = ParseResult.decodeUnknownEither(makePostbackQuery(options), { errors: "all" })
-const effectJson = ParseResult.decodeUnknownEither(makePostbackJson(options), { errors: "all" })
+const effectQuery = Schema.decodeUnknownResult(makePostbackQuery(options), { errors: "all" })
+const effectJson = Schema.decodeUnknownResult(makePostbackJson(options), { errors: "all" })
 const parser = makePostbackParser(options)
 
 // -- the same contract, written by hand in Zod 4 -------------------------------------
@@ -149,7 +149,7 @@ const cases: ReadonlyArray<Case> = [
   {
     name: "GET  Effect Schema (PostbackQuery)",
     inputs: getQueries,
-    decode: (q: URLSearchParams) => Either.isRight(effectQuery(q))
+    decode: (q: URLSearchParams) => Result.isSuccess(effectQuery(q))
   },
   {
     name: "GET  parser.parseQuery",
@@ -166,7 +166,7 @@ const cases: ReadonlyArray<Case> = [
   {
     name: "POST Effect Schema (PostbackJson)",
     inputs: postBodies,
-    decode: (b: unknown) => Either.isRight(effectJson(b))
+    decode: (b: unknown) => Result.isSuccess(effectJson(b))
   },
   {
     name: "POST parser.parseJson",

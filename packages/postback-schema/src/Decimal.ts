@@ -1,5 +1,3 @@
-import { Equal, Hash } from "effect"
-
 const TypeId: unique symbol = Symbol.for("@org/postback-schema/Decimal")
 
 /**
@@ -30,6 +28,20 @@ const pow10 = (n: number): bigint => {
   return POWERS_OF_TEN[n]!
 }
 
+// Effect's `Equal.symbol` and `Hash.symbol`: plain strings, so that Decimal
+// takes part in Effect's structural equality (HashMap keys, Equal.equals,
+// Schema equivalences) without importing `effect` (the plain API and the
+// macros package run without it).
+const EQUAL = "~effect/Equal"
+const HASH = "~effect/Hash"
+
+/** djb2 over UTF-16 code units, folded to a 31-bit integer like Effect's own string hash. */
+const hashString = (text: string): number => {
+  let h = 5381
+  for (let i = text.length; i > 0; ) h = (h * 33) ^ text.charCodeAt(--i)
+  return (h & 0xbfffffff) | ((h >>> 1) & 0x40000000)
+}
+
 const abs = (n: bigint): bigint => (n < 0n ? -n : n)
 
 /**
@@ -40,8 +52,10 @@ const abs = (n: bigint): bigint => (n < 0n ? -n : n)
  * `multiply`), and the only place digits are dropped is an explicit
  * {@link Decimal.round} with a {@link RoundingMode}.
  *
- * Two decimals are `Equal.equals` when they are the same number (`2.1` and
- * `2.10`); `toString` tells them apart.
+ * Two decimals are `Equal.equals` (Effect's structural equality) when they
+ * are the same number (`2.1` and `2.10`); `toString` tells them apart. The
+ * class implements Effect's `Equal` and `Hash` protocols by their string keys,
+ * so it needs nothing from `effect` at run time.
  *
  * @example
  * import { Decimal } from "@org/postback-schema"
@@ -51,8 +65,9 @@ const abs = (n: bigint): bigint => (n < 0n ? -n : n)
  * payout.multiply(Decimal.parse("10")).toString()    // "21.00"
  * Decimal.parse("12.5").multiply(payout).round(0, "floor").toString() // "26"
  */
-export class Decimal implements Equal.Equal {
+export class Decimal {
   readonly [TypeId]: typeof TypeId = TypeId
+  #hash: number | undefined
 
   private constructor(
     /** The unscaled integer value. */
@@ -248,12 +263,15 @@ export class Decimal implements Equal.Equal {
     return this.round(0, mode).coefficient
   }
 
-  [Equal.symbol](that: Equal.Equal): boolean {
+  /** Effect's `Equal` protocol (`Equal.symbol`): the same number, whatever the scale. */
+  [EQUAL](that: unknown): boolean {
     return Decimal.isDecimal(that) && this.equals(that)
   }
 
-  [Hash.symbol](): number {
-    return Hash.cached(this, Hash.string(this.normalize().toString()))
+  /** Effect's `Hash` protocol (`Hash.symbol`): equal numbers hash alike (`2.1` and `2.10`). */
+  [HASH](): number {
+    this.#hash ??= hashString(this.normalize().toString())
+    return this.#hash
   }
 
   [Symbol.for("nodejs.util.inspect.custom")](): string {

@@ -1,5 +1,5 @@
-import { ParseResult, Schema } from "effect"
-import { encodedOrThrow, postbackJsonSchema } from "./internal/schema.ts"
+import type { Schema } from "effect"
+import { makeJsonCodec } from "./internal/schema.ts"
 import type { Postback } from "./Postback.ts"
 import {
   DEFAULT_POSTBACK_OPTIONS,
@@ -52,13 +52,12 @@ export interface PostbackWire {
  */
 export const makePostbackJson = (
   options?: PostbackOptions
-): Schema.Schema<Postback, PostbackJsonEncoded> =>
-  postbackJsonSchema(resolvePostbackOptions(options))
+): Schema.Codec<Postback, PostbackJsonEncoded> => makeJsonCodec(resolvePostbackOptions(options))
 
 /**
  * The POST body schema with the default guard rails (see `PostbackOptions`):
- * `Schema.decodeUnknown(PostbackJson)(JSON.parse(body))`. A failure lists
- * every problem, each at its field's path (`payout`, `payload.user_id`).
+ * `Schema.decodeUnknownEffect(PostbackJson)(JSON.parse(body))`. A failure
+ * lists every problem, each at its field's path (`payout`, `payload.user_id`).
  *
  * @example
  * import { PostbackJson } from "@org/postback-schema"
@@ -74,47 +73,5 @@ export const makePostbackJson = (
  * })
  * postback.payout.toString() // "2.10"
  */
-export const PostbackJson: Schema.Schema<Postback, PostbackJsonEncoded> =
-  postbackJsonSchema(DEFAULT_POSTBACK_OPTIONS)
-
-/**
- * {@link PostbackJson} as a Standard Schema (v1), for Hono, tRPC, TanStack
- * Form and other libraries that accept one.
- *
- * @example
- * import { sValidator } from "@hono/standard-validator"
- * import { PostbackJsonStandardSchema } from "@org/postback-schema"
- *
- * app.post("/postbacks", sValidator("json", PostbackJsonStandardSchema), (c) => {
- *   const postback = c.req.valid("json")
- *   return c.text("OK")
- * })
- */
-export const PostbackJsonStandardSchema: ReturnType<
-  typeof Schema.standardSchemaV1<Postback, PostbackJsonEncoded>
-> = Schema.standardSchemaV1(PostbackJson)
-
-const encodeJson = ParseResult.encodeEither(PostbackJson, { errors: "all" })
-
-/**
- * The POST body of a postback, as a sender sends it: every field in its
- * canonical text (`payout` keeps its digits, `"2.10"`; `timestamp` in UTC
- * with milliseconds). Throws a `TypeError` naming the field when the
- * postback is invalid (an empty `offerId`, a negative `payout`, an invalid
- * `Date`).
- *
- * @example
- * import { Decimal, encodePostbackJson } from "@org/postback-schema"
- *
- * JSON.stringify(encodePostbackJson({
- *   offerId: "1511",
- *   advertiserName: "MomentScience",
- *   payout: Decimal.parse("2.10"),
- *   timestamp: new Date("2023-09-20T15:27:40.802Z"),
- *   isLoyaltyBoost: false,
- *   payload: { user_id: "3410444" }
- * }))
- * // {"offer_id":"1511","advertiser_name":"MomentScience","payout":"2.10",...}
- */
-export const encodePostbackJson = (postback: Postback): PostbackWire =>
-  encodedOrThrow(encodeJson(postback)) as PostbackWire
+export const PostbackJson: Schema.Codec<Postback, PostbackJsonEncoded> =
+  makeJsonCodec(DEFAULT_POSTBACK_OPTIONS)

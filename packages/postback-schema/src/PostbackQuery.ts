@@ -1,5 +1,5 @@
-import { ParseResult, Schema } from "effect"
-import { encodedOrThrow, postbackQuerySchema } from "./internal/schema.ts"
+import type { Schema } from "effect"
+import { makeQueryCodec } from "./internal/schema.ts"
 import type { Postback } from "./Postback.ts"
 import {
   DEFAULT_POSTBACK_OPTIONS,
@@ -30,8 +30,7 @@ export type PostbackQueryEncoded =
  */
 export const makePostbackQuery = (
   options?: PostbackOptions
-): Schema.Schema<Postback, PostbackQueryEncoded> =>
-  postbackQuerySchema(resolvePostbackOptions(options))
+): Schema.Codec<Postback, PostbackQueryEncoded> => makeQueryCodec(resolvePostbackOptions(options))
 
 /**
  * The GET query schema with the default options: the five fields by name,
@@ -48,27 +47,5 @@ export const makePostbackQuery = (
  * )
  * postback.payload // { user_id: "3410444" }
  */
-export const PostbackQuery: Schema.Schema<Postback, PostbackQueryEncoded> =
-  postbackQuerySchema(DEFAULT_POSTBACK_OPTIONS)
-
-/** {@link PostbackQuery} as a Standard Schema (v1), e.g. for Hono's `sValidator("query", ...)`. */
-export const PostbackQueryStandardSchema: ReturnType<
-  typeof Schema.standardSchemaV1<Postback, PostbackQueryEncoded>
-> = Schema.standardSchemaV1(PostbackQuery)
-
-const encodeQuery = ParseResult.encodeEither(PostbackQuery, { errors: "all" })
-
-/**
- * The GET query of a postback, as a sender sends it: the five fields in their
- * canonical text, then the payload entries. Throws a `TypeError` naming the
- * field when the postback is invalid or a payload key is a field's name.
- *
- * @example
- * import { Decimal, encodePostbackQuery } from "@org/postback-schema"
- *
- * const url = new URL("https://publisher.example/postbacks")
- * url.search = encodePostbackQuery(postback).toString()
- * // ?offer_id=1511&advertiser_name=MomentScience&payout=2.10&timestamp=2023-09-20T15%3A27%3A40.802Z&is_loyaltyboost=0&user_id=3410444
- */
-export const encodePostbackQuery = (postback: Postback): URLSearchParams =>
-  encodedOrThrow(encodeQuery(postback)) as URLSearchParams
+export const PostbackQuery: Schema.Codec<Postback, PostbackQueryEncoded> =
+  makeQueryCodec(DEFAULT_POSTBACK_OPTIONS)

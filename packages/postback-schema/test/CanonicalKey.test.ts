@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { FastCheck as fc } from "effect"
+import * as fc from "fast-check"
 import {
   canonicalPostbackKey,
   encodePostbackJson,
@@ -60,25 +60,25 @@ describe("canonicalPostbackKey", () => {
     expect(keys.size).toBe(variants.length + 1)
   })
 
-  it.prop(
-    "does not depend on the wire form or the payload's order",
-    [postbackArb, fc.integer()],
-    ([postback, seed]) => {
-      const entries = Object.entries(postback.payload)
-      const shuffled = fc.sample(fc.shuffledSubarray(entries, { minLength: entries.length }), {
-        seed,
-        numRuns: 1
-      })[0]!
-      const viaJson = postbackOf(
-        parsePostbackJson(JSON.parse(JSON.stringify(encodePostbackJson(postback))))
-      )
-      const viaQuery = postbackOf(parsePostbackQuery(encodePostbackQuery(postback).toString()))
-      const reordered = { ...postback, payload: Object.fromEntries(shuffled) }
-      const key = canonicalPostbackKey(postback)
-      expect(canonicalPostbackKey(viaJson)).toBe(key)
-      expect(canonicalPostbackKey(viaQuery)).toBe(key)
-      expect(canonicalPostbackKey(reordered)).toBe(key)
-    },
-    { fastCheck: { numRuns: 200 } }
-  )
+  it("does not depend on the wire form or the payload's order", () => {
+    fc.assert(
+      fc.property(postbackArb, fc.integer(), (postback, seed) => {
+        const entries = Object.entries(postback.payload)
+        const shuffled = fc.sample(fc.shuffledSubarray(entries, { minLength: entries.length }), {
+          seed,
+          numRuns: 1
+        })[0]!
+        const viaJson = postbackOf(
+          parsePostbackJson(JSON.parse(JSON.stringify(encodePostbackJson(postback))))
+        )
+        const viaQuery = postbackOf(parsePostbackQuery(encodePostbackQuery(postback).toString()))
+        const reordered = { ...postback, payload: Object.fromEntries(shuffled) }
+        const key = canonicalPostbackKey(postback)
+        expect(canonicalPostbackKey(viaJson)).toBe(key)
+        expect(canonicalPostbackKey(viaQuery)).toBe(key)
+        expect(canonicalPostbackKey(reordered)).toBe(key)
+      }),
+      { numRuns: 200 }
+    )
+  })
 })

@@ -1,6 +1,12 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Arbitrary, FastCheck as fc, ParseResult, Schema } from "effect"
-import { Decimal, encodePostbackJson, Postback, parsePostbackJson } from "../src/index.ts"
+import { Arbitrary, Effect, Result, Schema } from "effect"
+import {
+  Decimal,
+  encodePostbackJson,
+  issuesFromSchemaIssue,
+  Postback,
+  parsePostbackJson
+} from "../src/index.ts"
 
 const valid: Postback = {
   offerId: "1511",
@@ -12,17 +18,15 @@ const valid: Postback = {
 }
 
 const problems = (u: unknown) => {
-  const result = Schema.validateEither(Postback)(u)
-  return result._tag === "Right"
+  const result = Schema.decodeUnknownResult(Postback)(u)
+  return Result.isSuccess(result)
     ? []
-    : ParseResult.ArrayFormatter.formatErrorSync(result.left).map(
-        (issue) => `${issue.path.join(".")}: ${issue.message}`
-      )
+    : issuesFromSchemaIssue(result.failure.issue).map((issue) => `${issue.path}: ${issue.message}`)
 }
 
 describe("Postback (the decoded side)", () => {
   it("accepts a valid postback and keeps it as it is", () => {
-    expect(Schema.validateSync(Postback)(valid)).toBe(valid)
+    expect(Schema.decodeUnknownSync(Postback)(valid)).toBe(valid)
     expect(Schema.is(Postback)(valid)).toBe(true)
   })
 
@@ -52,8 +56,12 @@ describe("Postback (the decoded side)", () => {
   })
 
   it("has an arbitrary of postbacks the wire forms carry, and an equivalence", () => {
-    const equivalent = Schema.equivalence(Postback)
-    for (const postback of fc.sample(Arbitrary.make(Postback), 50)) {
+    const equivalent = Schema.toEquivalence(Postback)
+    const samples = Effect.runSync(
+      Arbitrary.sampleEffect(Arbitrary.schema(Postback), { count: 50 })
+    )
+    expect(samples).toHaveLength(50)
+    for (const postback of samples) {
       expect(Schema.is(Postback)(postback)).toBe(true)
       const decoded = parsePostbackJson(encodePostbackJson(postback))
       expect(decoded.ok && equivalent(decoded.postback, postback)).toBe(true)

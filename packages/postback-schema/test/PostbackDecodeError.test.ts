@@ -1,5 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Schema } from "effect"
+import { Effect, Layer, Schema } from "effect"
+import { HttpRouter, HttpServer } from "effect/http"
+import { HttpApi, HttpApiBuilder, HttpApiEndpoint, HttpApiGroup } from "effect/http-api"
 import {
   formatIssuePath,
   formatPostbackIssues,
@@ -65,14 +67,34 @@ describe("PostbackDecodeError", () => {
     expect(Schema.decodeUnknownSync(PostbackDecodeError)(encoded).issues).toEqual(issues)
   })
 
-  it("carries @effect/platform's HTTP status annotation (400)", () => {
-    // Read the way HttpApiSchema.getStatus reads it: a class's own and its type side's annotations.
-    const ast = PostbackDecodeError.ast
-    const annotations =
-      ast._tag === "Transformation"
-        ? { ...ast.to.annotations, ...ast.annotations }
-        : ast.annotations
-    expect(annotations[Symbol.for("@effect/platform/HttpApiSchema/AnnotationStatus")]).toBe(400)
+  it("answers 400 with its JSON body from an effect/http-api endpoint (httpApiStatus)", async () => {
+    const error = PostbackDecodeError.fromIssues(issues)
+    class Api extends HttpApi.make("api").add(
+      HttpApiGroup.make("postbacks").add(
+        HttpApiEndpoint.post("ingest", "/postbacks", { error: PostbackDecodeError })
+      )
+    ) {}
+    const Handlers = HttpApiBuilder.group(Api, "postbacks", (handlers) =>
+      handlers.handle("ingest", () => Effect.fail(error))
+    )
+    const { handler, dispose } = HttpRouter.toWebHandler(
+      HttpApiBuilder.layer(Api).pipe(
+        Layer.provide(Handlers),
+        Layer.provide(HttpServer.layerServices)
+      ),
+      { disableLogger: true }
+    )
+    try {
+      const response = await handler(new Request("http://localhost/postbacks", { method: "POST" }))
+      expect(response.status).toBe(400)
+      expect(await response.json()).toEqual({
+        _tag: "PostbackDecodeError",
+        message: error.message,
+        issues
+      })
+    } finally {
+      await dispose()
+    }
   })
 })
 

@@ -1,8 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, FastCheck as fc, ParseResult, Schema } from "effect"
+import { Effect, Result, Schema } from "effect"
+import * as fc from "fast-check"
 import {
   Decimal,
   encodePostbackJson,
+  issuesFromSchemaIssue,
   makePostbackJson,
   type Postback,
   PostbackJson,
@@ -43,9 +45,9 @@ describe("PostbackJson", () => {
 
   it.effect("is an Effect Schema that decodes and encodes", () =>
     Effect.gen(function* () {
-      const postback = yield* Schema.decodeUnknown(PostbackJson)(docsPostback)
+      const postback = yield* Schema.decodeUnknownEffect(PostbackJson)(docsPostback)
       expect(postback.isLoyaltyBoost).toBe(false)
-      const body = yield* Schema.encode(PostbackJson)(postback)
+      const body = yield* Schema.encodeEffect(PostbackJson)(postback)
       expect(body).toEqual(docsPostback)
     })
   )
@@ -232,10 +234,10 @@ describe("PostbackJson", () => {
 
     it("bounds digits by the options", () => {
       const strict = makePostbackJson({ maxPayoutIntegerDigits: 3, maxPayoutFractionDigits: 2 })
-      const decode = Schema.decodeUnknownEither(strict)
-      expect(decode(withField("payout", "999.99"))._tag).toBe("Right")
-      expect(decode(withField("payout", "1000"))._tag).toBe("Left")
-      expect(decode(withField("payout", "1.001"))._tag).toBe("Left")
+      const decode = Schema.decodeUnknownResult(strict)
+      expect(Result.isSuccess(decode(withField("payout", "999.99")))).toBe(true)
+      expect(Result.isFailure(decode(withField("payout", "1000")))).toBe(true)
+      expect(Result.isFailure(decode(withField("payout", "1.001")))).toBe(true)
     })
   })
 
@@ -361,7 +363,7 @@ describe("PostbackJson", () => {
     })
 
     it("applies the guard rails given as options", () => {
-      const strict = Schema.decodeUnknownEither(
+      const strict = Schema.decodeUnknownResult(
         makePostbackJson({
           maxPayloadKeys: 1,
           payloadKeyPattern: /^\w+$/g,
@@ -370,13 +372,13 @@ describe("PostbackJson", () => {
         }),
         { errors: "all" }
       )
-      expect(strict(withField("payload", { ab: "xyz" }))._tag).toBe("Right")
+      expect(Result.isSuccess(strict(withField("payload", { ab: "xyz" })))).toBe(true)
       // A global RegExp keeps `lastIndex` between calls; the option is copied without `g`.
-      expect(strict(withField("payload", { ab: "xyz" }))._tag).toBe("Right")
+      expect(Result.isSuccess(strict(withField("payload", { ab: "xyz" })))).toBe(true)
       const refused = strict(withField("payload", { "a-b": "wxyz", c: "1" }))
-      expect(refused._tag).toBe("Left")
-      if (refused._tag === "Left") {
-        expect(ParseResult.ArrayFormatter.formatErrorSync(refused.left)).toHaveLength(4)
+      expect(Result.isFailure(refused)).toBe(true)
+      if (Result.isFailure(refused)) {
+        expect(issuesFromSchemaIssue(refused.failure.issue)).toHaveLength(4)
       }
     })
 
@@ -411,36 +413,36 @@ describe("PostbackJson", () => {
   })
 
   describe("properties", () => {
-    it.prop(
-      "encoding then decoding gives the same postback",
-      [postbackArb],
-      ([postback]) => {
-        const body = JSON.parse(JSON.stringify(encodePostbackJson(postback)))
-        const result = parsePostbackJson(body)
-        expect(result.ok).toBe(true)
-        if (!result.ok) return
-        expect(result.postback.payout.toString()).toBe(postback.payout.toString())
-        expect(result.postback.timestamp.getTime()).toBe(postback.timestamp.getTime())
-        expect({ ...result.postback, payout: null, timestamp: null }).toEqual({
-          ...postback,
-          payout: null,
-          timestamp: null
-        })
-      },
-      { fastCheck: { numRuns: 300 } }
-    )
+    it("encoding then decoding gives the same postback", () => {
+      fc.assert(
+        fc.property(postbackArb, (postback) => {
+          const body = JSON.parse(JSON.stringify(encodePostbackJson(postback)))
+          const result = parsePostbackJson(body)
+          expect(result.ok).toBe(true)
+          if (!result.ok) return
+          expect(result.postback.payout.toString()).toBe(postback.payout.toString())
+          expect(result.postback.timestamp.getTime()).toBe(postback.timestamp.getTime())
+          expect({ ...result.postback, payout: null, timestamp: null }).toEqual({
+            ...postback,
+            payout: null,
+            timestamp: null
+          })
+        }),
+        { numRuns: 300 }
+      )
+    })
 
-    it.prop(
-      "decoding then encoding gives the canonical body back",
-      [postbackArb],
-      ([postback]) => {
-        const body = encodePostbackJson(postback)
-        expect(
-          Schema.encodeSync(PostbackJson)(Schema.decodeUnknownSync(PostbackJson)(body))
-        ).toEqual(body)
-      },
-      { fastCheck: { numRuns: 200 } }
-    )
+    it("decoding then encoding gives the canonical body back", () => {
+      fc.assert(
+        fc.property(postbackArb, (postback) => {
+          const body = encodePostbackJson(postback)
+          expect(
+            Schema.encodeSync(PostbackJson)(Schema.decodeUnknownSync(PostbackJson)(body))
+          ).toEqual(body)
+        }),
+        { numRuns: 200 }
+      )
+    })
 
     const junk = fc.oneof(
       fc.anything(),
@@ -461,21 +463,21 @@ describe("PostbackJson", () => {
       )
     )
 
-    it.prop(
-      "junk never throws: it is a postback or a list of problems with paths",
-      [junk],
-      ([body]) => {
-        const result = parsePostbackJson(body)
-        if (!result.ok) {
-          expect(result.errors.length).toBeGreaterThan(0)
-          for (const error of result.errors) {
-            expect(typeof error.path).toBe("string")
-            expect(error.message.length).toBeGreaterThan(0)
+    it("junk never throws: it is a postback or a list of problems with paths", () => {
+      fc.assert(
+        fc.property(junk, (body) => {
+          const result = parsePostbackJson(body)
+          if (!result.ok) {
+            expect(result.errors.length).toBeGreaterThan(0)
+            for (const error of result.errors) {
+              expect(typeof error.path).toBe("string")
+              expect(error.message.length).toBeGreaterThan(0)
+            }
           }
-        }
-      },
-      { fastCheck: { numRuns: 1000 } }
-    )
+        }),
+        { numRuns: 1000 }
+      )
+    })
   })
 
   describe("Standard Schema", () => {

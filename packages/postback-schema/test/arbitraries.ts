@@ -1,4 +1,4 @@
-import { FastCheck as fc } from "effect"
+import * as fc from "fast-check"
 import { Decimal, isWireField, type Postback } from "../src/index.ts"
 
 /** Payouts within the default bounds: up to 12 integer and 8 fraction digits. */

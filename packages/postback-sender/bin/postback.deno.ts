@@ -8,7 +8,6 @@
  *
  * @module
  */
-import { runCli } from "../src/index.ts"
 
 const encoder = new TextEncoder()
 const writer =
@@ -18,6 +17,30 @@ const writer =
     let written = 0
     while (written < bytes.length) written += stream.writeSync(bytes.subarray(written))
   }
+
+/** When `effect`, the peer dependency, is missing or of another major version: what to do. */
+const effectProblem = async (): Promise<string | undefined> => {
+  let version: unknown
+  try {
+    version = (await import("effect/package.json", { with: { type: "json" } })).default.version
+  } catch {
+    version = undefined
+  }
+  if (typeof version === "string" && version.startsWith("4.")) return undefined
+  return `it needs effect ~4.1 (a peer dependency), ${version === undefined ? "which cannot be found" : `found effect ${String(version)}`}; add it: deno add npm:effect@~4.1`
+}
+
+let runCli: typeof import("../src/index.ts").runCli
+try {
+  ;({ runCli } = await import("../src/index.ts"))
+} catch (error) {
+  const problem = await effectProblem()
+  if (problem === undefined) throw error
+  writer(Deno.stderr)(
+    `postback: cannot load the package (${error instanceof Error ? error.message : String(error)});\n${problem}\n`
+  )
+  Deno.exit(70)
+}
 
 const controller = new AbortController()
 let interrupted = false

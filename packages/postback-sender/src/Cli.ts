@@ -428,7 +428,7 @@ const runReplay = async (parsed: ParsedArgs, io: CliIo): Promise<number> => {
   const startedAt = Date.now()
 
   const progress = Effect.forever(
-    Effect.zipRight(
+    Effect.andThen(
       Effect.sleep("1 second"),
       Effect.sync(() =>
         io.stderr(
@@ -449,7 +449,7 @@ const runReplay = async (parsed: ParsedArgs, io: CliIo): Promise<number> => {
   )
   await runPlain(
     Effect.gen(function* () {
-      const ticker = quiet ? undefined : yield* Effect.fork(progress)
+      const ticker = quiet ? undefined : yield* Effect.forkChild(progress)
       yield* all
       if (ticker !== undefined) yield* Fiber.interrupt(ticker)
     }),

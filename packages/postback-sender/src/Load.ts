@@ -1,5 +1,5 @@
 import type { Postback } from "@org/postback-schema"
-import { Clock, Duration, Effect, FiberId, FiberSet, type Scope } from "effect"
+import { Clock, Duration, Effect, FiberSet, type Scope } from "effect"
 import type { Endpoint } from "./Endpoint.ts"
 import {
   functionOption,
@@ -45,7 +45,7 @@ export interface LoadOptions {
   readonly users?: number
   /** The `index`-th distinct postback (0, 1, 2, ...), instead of the generated ones. */
   readonly postback?: (index: number) => Postback
-  /** Called every `progressIntervalMs` (default 1000) while the run lasts. */
+  /** Called every `progressIntervalMs` (default 1000) while the run lasts, counting every request due by then. */
   readonly onProgress?: (progress: LoadProgress) => void
   readonly progressIntervalMs?: number
   /** Aborting stops starting requests; those in flight finish, and the summary says `stopped`. */
@@ -199,12 +199,12 @@ const nativeClock: RunClock = {
 /** Any other clock (a `TestClock`): its time, and its sleeps in fibers of the run's scope. */
 const effectClock = (clock: Clock.Clock): Effect.Effect<RunClock, never, Scope.Scope> =>
   Effect.map(FiberSet.makeRuntime<never>(), (run) => {
-    const origin = clock.unsafeCurrentTimeNanos()
+    const origin = clock.monotonicTimeNanosUnsafe()
     return {
-      now: () => Number(clock.unsafeCurrentTimeNanos() - origin) / 1e6,
+      now: () => Number(clock.monotonicTimeNanosUnsafe() - origin) / 1e6,
       schedule: (ms, task) => {
-        const fiber = run(Effect.zipRight(clock.sleep(Duration.millis(ms)), Effect.sync(task)))
-        return () => fiber.unsafeInterruptAsFork(FiberId.none)
+        const fiber = run(Effect.andThen(clock.sleep(Duration.millis(ms)), Effect.sync(task)))
+        return () => fiber.interruptUnsafe()
       }
     }
   })
@@ -226,7 +226,7 @@ const loadWith = (
   const compiled = compileEndpoint(endpoint, send.headers, where)
   return Effect.scoped(
     Effect.gen(function* () {
-      const clock = yield* Effect.clock
+      const clock = yield* Clock.clockWith(Effect.succeed)
       const runClock = clock === liveClock ? nativeClock : yield* effectClock(clock)
       const { planned, rate } = plan
       const startMs = yield* Clock.currentTimeMillis
@@ -248,7 +248,14 @@ const loadWith = (
 
       if (plan.onProgress !== undefined) {
         const onProgress = plan.onProgress
-        // Once per interval, off the requests' path: a few counters.
+        // Once per interval, off the requests' path: a few counters. The run
+        // first starts what is due (its timer for this very instant may not
+        // have fired yet), and the yield lets the answers already in be
+        // counted, so a snapshot at time T counts every request due by T.
+        const catchUp = Effect.andThen(
+          Effect.sync(() => run.catchUp()),
+          Effect.yieldNow
+        )
         const report = Effect.sync(() =>
           onProgress({
             elapsedMs: run.elapsedMs(),
@@ -262,7 +269,12 @@ const loadWith = (
           })
         )
         yield* Effect.forkScoped(
-          Effect.forever(Effect.zipRight(Effect.sleep(plan.progressIntervalMs), report))
+          Effect.forever(
+            Effect.sleep(plan.progressIntervalMs).pipe(
+              Effect.andThen(catchUp),
+              Effect.andThen(report)
+            )
+          )
         )
       }
 
@@ -275,7 +287,7 @@ const loadWith = (
         )
         if (signal.aborted) run.stop()
       }
-      yield* Effect.async<void>((resume) => {
+      yield* Effect.callback<void>((resume) => {
         run.start((error) => resume(error === undefined ? Effect.void : Effect.die(error)))
         return Effect.sync(() => run.cancel())
       })

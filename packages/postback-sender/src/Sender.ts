@@ -272,10 +272,11 @@ export const deliver = (
  *
  * @example
  * import { deliverEffect, samplePostback } from "@org/postback-sender"
- * import { Effect, Fiber, TestClock } from "effect"
+ * import { Effect } from "effect"
+ * import { TestClock } from "effect/testing"
  *
  * const program = Effect.gen(function* () {
- *   const fiber = yield* Effect.fork(deliverEffect(samplePostback(), { method: "POST", url }))
+ *   const fiber = yield* Effect.forkChild(deliverEffect(samplePostback(), { method: "POST", url }))
  *   yield* TestClock.adjust("60 seconds") // the first retry is due
  *   // ...
  * })

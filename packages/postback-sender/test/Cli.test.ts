@@ -369,12 +369,19 @@ describe("help", () => {
 
 describe("the Node entry point", () => {
   const bin = fileURLToPath(new URL("../bin/postback.js", import.meta.url))
-  const node = (args: ReadonlyArray<string>) =>
+  const node = (args: ReadonlyArray<string>, imports: ReadonlyArray<string> = []) =>
     new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
       // The sources through tsx, so that no build is needed.
       execFile(
         process.execPath,
-        ["--conditions=@org/source", "--import", "tsx", bin, ...args],
+        [
+          "--conditions=@org/source",
+          "--import",
+          "tsx",
+          ...imports.flatMap((module) => ["--import", module]),
+          bin,
+          ...args
+        ],
         { timeout: 20_000 },
         (error, stdout, stderr) =>
           resolve({ code: error === null ? 0 : (error.code as number | null), stdout, stderr })
@@ -393,5 +400,17 @@ describe("the Node entry point", () => {
     const usage = await node(["load", url(), "--rate", "x"])
     expect(usage.code).toBe(2)
     expect(usage.stderr).toContain("--rate must be a number")
+  })
+
+  it("without effect, it says to install it and exits with 70", async () => {
+    const withoutEffect = new URL("./support/withoutEffect.ts", import.meta.url).href
+    const { code, stdout, stderr } = await node(["help", "test"], [withoutEffect])
+    expect(code).toBe(70)
+    expect(stdout).toBe("")
+    expect(stderr).toMatch(/^postback: cannot load the package \(.*'effect'.*\);\n/)
+    expect(stderr).toContain(
+      "it needs effect ~4.1 (a peer dependency), which is not installed; install it: npm install effect@~4.1\n"
+    )
+    expect(stderr).not.toContain("build it first")
   })
 })

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { fixed, momentScience } from "@org/postback-retry"
 import { Decimal, type Postback } from "@org/postback-schema"
-import { Clock, Duration, Effect, Fiber, Queue, TestClock } from "effect"
+import { Clock, Duration, Effect, Fiber, Queue } from "effect"
+import { TestClock } from "effect/testing"
 import {
   type AttemptReport,
   type DeliveryReport,
@@ -34,10 +35,10 @@ const replies =
 const startDelivery = (endpoint: Endpoint, options: { timeoutMs?: number } = {}) =>
   Effect.gen(function* () {
     const attempts = yield* Queue.unbounded<AttemptReport>()
-    const fiber = yield* Effect.fork(
+    const fiber = yield* Effect.forkChild(
       deliverEffect(postback, endpoint, {
         ...options,
-        onAttempt: (attempt) => Queue.unsafeOffer(attempts, attempt)
+        onAttempt: (attempt) => Queue.offerUnsafe(attempts, attempt)
       })
     )
     return { attempts, fiber }
@@ -51,7 +52,7 @@ const offsets = (report: DeliveryReport, t0: number) =>
 const realPause = (ms: number) => Effect.promise(() => new Promise((r) => setTimeout(r, ms)))
 
 describe("deliverEffect under the TestClock", () => {
-  it.scoped("5 attempts, 60, 90, 120 and 150 s after each failure, then failed", () =>
+  it.effect("5 attempts, 60, 90, 120 and 150 s after each failure, then failed", () =>
     Effect.gen(function* () {
       const server = yield* testServer(() => ({ status: 503, body: "busy" }))
       const t0 = yield* Clock.currentTimeMillis
@@ -100,7 +101,7 @@ describe("deliverEffect under the TestClock", () => {
     })
   )
 
-  it.scoped("stops at the first 200", () =>
+  it.effect("stops at the first 200", () =>
     Effect.gen(function* () {
       const server = yield* testServer(
         replies({ status: 503 }, { status: 500 }, { status: 200, body: "OK" })
@@ -128,7 +129,7 @@ describe("deliverEffect under the TestClock", () => {
     })
   )
 
-  it.scoped("only 200 is a success: 201, 204 and redirects are failures", () =>
+  it.effect("only 200 is a success: 201, 204 and redirects are failures", () =>
     Effect.gen(function* () {
       const server = yield* testServer(
         replies({ status: 201 }, { status: 204 }, { status: 302 }, { status: 200 })
@@ -152,7 +153,7 @@ describe("deliverEffect under the TestClock", () => {
     })
   )
 
-  it.scoped("a timeout is a failed attempt; the next waits from when it was observed", () =>
+  it.effect("a timeout is a failed attempt; the next waits from when it was observed", () =>
     Effect.gen(function* () {
       const server = yield* testServer(() => "hang")
       const t0 = yield* Clock.currentTimeMillis
@@ -186,7 +187,7 @@ describe("deliverEffect under the TestClock", () => {
     })
   )
 
-  it.scoped("latency and the time limit are measured on the Effect clock", () =>
+  it.effect("latency and the time limit are measured on the Effect clock", () =>
     Effect.gen(function* () {
       // The server answers after 50 ms of real time; under the TestClock no
       // time passes meanwhile, so the attempt is within any limit.
@@ -201,7 +202,7 @@ describe("deliverEffect under the TestClock", () => {
     })
   )
 
-  it.scoped("a refused connection is a failed attempt with its cause", () =>
+  it.effect("a refused connection is a failed attempt with its cause", () =>
     Effect.gen(function* () {
       const closed = yield* Effect.promise(() => startServer())
       yield* Effect.promise(() => closed.close())

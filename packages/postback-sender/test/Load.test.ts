@@ -1,6 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { canonicalPostbackKey, parsePostbackJson } from "@org/postback-schema"
-import { Cause, Clock, Duration, Effect, Exit, Fiber, FastCheck as fc, TestClock } from "effect"
+import { Cause, Clock, Duration, Effect, Exit, Fiber } from "effect"
+import { TestClock } from "effect/testing"
+import * as fc from "fast-check"
 import {
   type FetchLike,
   type LoadProgress,
@@ -55,13 +57,14 @@ const coarseClock = () => {
   let nowMs = 0
   const clock = {
     wakeUps: 0,
-    [Clock.ClockTypeId]: Clock.ClockTypeId,
-    unsafeCurrentTimeMillis: () => nowMs,
-    unsafeCurrentTimeNanos: () => BigInt(nowMs) * 1_000_000n,
+    currentTimeMillisUnsafe: () => nowMs,
+    currentTimeNanosUnsafe: () => BigInt(nowMs) * 1_000_000n,
+    monotonicTimeNanosUnsafe: () => BigInt(nowMs) * 1_000_000n,
     currentTimeMillis: Effect.sync(() => nowMs),
     currentTimeNanos: Effect.sync(() => BigInt(nowMs) * 1_000_000n),
+    monotonicTimeNanos: Effect.sync(() => BigInt(nowMs) * 1_000_000n),
     sleep: (duration: Duration.Duration) =>
-      Effect.async<void>((resume) => {
+      Effect.callback<void>((resume) => {
         const until = Math.ceil((nowMs + Duration.toMillis(duration)) / 10) * 10
         const timer = setTimeout(() => {
           nowMs = Math.max(nowMs, until)
@@ -80,7 +83,7 @@ describe("loadEffect under the TestClock", () => {
   it.effect("starts requests on schedule whatever the answers (an open model)", () =>
     Effect.gen(function* () {
       const stub = gatedFetch()
-      const fiber = yield* Effect.fork(
+      const fiber = yield* Effect.forkChild(
         loadEffect(endpoint, { rate: 10, durationSeconds: 2, fetch: stub.fetch })
       )
       yield* TestClock.adjust("500 millis")
@@ -122,7 +125,7 @@ describe("loadEffect under the TestClock", () => {
   it.effect("holds at most `concurrency` in flight; late requests go out when a slot frees", () =>
     Effect.gen(function* () {
       const stub = gatedFetch()
-      const fiber = yield* Effect.fork(
+      const fiber = yield* Effect.forkChild(
         loadEffect(endpoint, { rate: 10, durationSeconds: 1, concurrency: 3, fetch: stub.fetch })
       )
       yield* TestClock.adjust("1 second")
@@ -140,7 +143,7 @@ describe("loadEffect under the TestClock", () => {
   it.effect("times requests out on the clock and aborts them", () =>
     Effect.gen(function* () {
       const stub = silentFetch()
-      const fiber = yield* Effect.fork(
+      const fiber = yield* Effect.forkChild(
         loadEffect(endpoint, { rate: 10, durationSeconds: 1, timeoutMs: 250, fetch: stub.fetch })
       )
       yield* TestClock.adjust("1100 millis")
@@ -171,7 +174,7 @@ describe("loadEffect under the TestClock", () => {
         rate: 1000,
         durationSeconds: 0.1,
         fetch: stub.fetch
-      }).pipe(Effect.withClock(clock))
+      }).pipe(Effect.provideService(Clock.Clock, clock))
       // 100 requests due 1 ms apart, woken every 10 ms: ten at each wake-up.
       expect(summary).toMatchObject({ planned: 100, sent: 100, ok: 100 })
       expect(summary.maxLagMs).toBe(9)
@@ -184,7 +187,7 @@ describe("loadEffect under the TestClock", () => {
     () =>
       Effect.gen(function* () {
         const stub = silentFetch()
-        const fiber = yield* Effect.fork(
+        const fiber = yield* Effect.forkChild(
           loadEffect(endpoint, {
             rate: 1000,
             durationSeconds: 0.01,
@@ -205,7 +208,7 @@ describe("loadEffect under the TestClock", () => {
   it.effect("interrupted, it aborts the requests in flight", () =>
     Effect.gen(function* () {
       const stub = silentFetch()
-      const fiber = yield* Effect.fork(
+      const fiber = yield* Effect.forkChild(
         loadEffect(endpoint, { rate: 10, durationSeconds: 2, fetch: stub.fetch })
       )
       yield* TestClock.adjust("500 millis")
@@ -222,7 +225,7 @@ describe("loadEffect under the TestClock", () => {
       const stub = gatedFetch()
       stub.open()
       const seen: Array<LoadProgress> = []
-      const fiber = yield* Effect.fork(
+      const fiber = yield* Effect.forkChild(
         loadEffect(endpoint, {
           rate: 10,
           durationSeconds: 2,
@@ -244,16 +247,18 @@ describe("loadEffect under the TestClock", () => {
 })
 
 describe("runLoad against a real server", () => {
-  it.scoped("counts statuses, timeouts and duplicates exactly", () =>
+  it.effect("counts statuses, timeouts and duplicates exactly", () =>
     Effect.gen(function* () {
-      // By arrival: every tenth request hangs, the next one gets 503.
+      // By arrival: every tenth request hangs (the server never answers it),
+      // the next one gets 503. The timeout only has to outlast an answered
+      // request on a busy machine; the hanging ones time out whatever it is.
       const server = yield* testServer((_, i) =>
         i % 10 === 0 ? "hang" : i % 10 === 1 ? { status: 503 } : { status: 200 }
       )
       const summary = yield* Effect.promise(() =>
         runLoad(
           { method: "POST", url: `${server.origin}/postbacks?secret=s3cret` },
-          { rate: 400, durationSeconds: 0.5, duplicates: 0.25, timeoutMs: 3000, concurrency: 50 }
+          { rate: 400, durationSeconds: 0.5, duplicates: 0.25, timeoutMs: 15_000, concurrency: 50 }
         )
       )
       expect(server.received).toHaveLength(200)
@@ -283,7 +288,7 @@ describe("runLoad against a real server", () => {
     })
   )
 
-  it.scoped("uses the caller's postbacks and any endpoint", () =>
+  it.effect("uses the caller's postbacks and any endpoint", () =>
     Effect.gen(function* () {
       const server = yield* testServer()
       const summary = yield* Effect.promise(() =>
@@ -359,22 +364,25 @@ describe("latencyStats", () => {
       .sort((a, b) => a - b)
       .find((v) => values.filter((x) => x <= v).length * 1000 >= perMille * values.length)
 
-  it.prop(
-    "percentiles are exact",
-    [fc.array(fc.double({ min: 0, max: 1e5, noNaN: true }), { minLength: 1, maxLength: 300 })],
-    ([values]) => {
-      const stats = latencyStats(values)!
-      expect(stats.count).toBe(values.length)
-      expect(stats.min).toBe(Math.min(...values))
-      expect(stats.max).toBe(Math.max(...values))
-      expect(stats.p50).toBe(byDefinition(values, 500))
-      expect(stats.p90).toBe(byDefinition(values, 900))
-      expect(stats.p95).toBe(byDefinition(values, 950))
-      expect(stats.p99).toBe(byDefinition(values, 990))
-      expect(stats.p999).toBe(byDefinition(values, 999))
-    },
-    { fastCheck: { numRuns: 200 } }
-  )
+  it("percentiles are exact", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.double({ min: 0, max: 1e5, noNaN: true }), { minLength: 1, maxLength: 300 }),
+        (values) => {
+          const stats = latencyStats(values)!
+          expect(stats.count).toBe(values.length)
+          expect(stats.min).toBe(Math.min(...values))
+          expect(stats.max).toBe(Math.max(...values))
+          expect(stats.p50).toBe(byDefinition(values, 500))
+          expect(stats.p90).toBe(byDefinition(values, 900))
+          expect(stats.p95).toBe(byDefinition(values, 950))
+          expect(stats.p99).toBe(byDefinition(values, 990))
+          expect(stats.p999).toBe(byDefinition(values, 999))
+        }
+      ),
+      { numRuns: 200 }
+    )
+  })
 
   it("p99.9 of 1000 values is the 999th", () => {
     const values = Array.from({ length: 1000 }, (_, i) => 1000 - i)

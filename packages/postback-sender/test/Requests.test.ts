@@ -8,7 +8,8 @@ import {
   parsePostbackQuery,
   parsePostbackRequest
 } from "@org/postback-schema"
-import { Effect, FastCheck as fc } from "effect"
+import { Effect } from "effect"
+import * as fc from "fast-check"
 import { type Endpoint, makeSender, requestFor, sendOnce } from "../src/index.ts"
 import { startServer, testServer } from "./support/server.ts"
 
@@ -27,7 +28,7 @@ const DOCS_GET_QUERY =
   "offer_id=1511&advertiser_name=MomentScience&payout=2.10&timestamp=2023-09-20T15%3A27%3A40.802Z&is_loyaltyboost=0&user_id=3410444"
 
 describe("the requests a receiver gets", () => {
-  it.scoped("POST: the JSON body of the documentation, to the URL as given", () =>
+  it.effect("POST: the JSON body of the documentation, to the URL as given", () =>
     Effect.gen(function* () {
       const server = yield* testServer()
       const result = yield* Effect.promise(() =>
@@ -43,7 +44,7 @@ describe("the requests a receiver gets", () => {
     })
   )
 
-  it.scoped("GET: every field a query parameter after the URL's own query", () =>
+  it.effect("GET: every field a query parameter after the URL's own query", () =>
     Effect.gen(function* () {
       const server = yield* testServer()
       yield* Effect.promise(() =>
@@ -58,7 +59,7 @@ describe("the requests a receiver gets", () => {
     })
   )
 
-  it.scoped("GET with macros: the template of the documentation, rendered", () =>
+  it.effect("GET with macros: the template of the documentation, rendered", () =>
     Effect.gen(function* () {
       const server = yield* testServer()
       const template = `${server.origin}/postbacks?payout={payout}&user_id={user_id}&offer_id={offer_id}`
@@ -75,7 +76,7 @@ describe("the requests a receiver gets", () => {
     })
   )
 
-  it.scoped("GET with macros: path macros, encoding and absent payload keys", () =>
+  it.effect("GET with macros: path macros, encoding and absent payload keys", () =>
     Effect.gen(function* () {
       const server = yield* testServer()
       const base = `${server.origin}/pb/{offer_id}?adv={advertiser_name}&ts={timestamp}&lb={is_loyaltyboost}&sub={sub_id}`
@@ -111,7 +112,7 @@ describe("the requests a receiver gets", () => {
     })
   })
 
-  it.scoped("extra headers are sent, and may replace the content type", () =>
+  it.effect("extra headers are sent, and may replace the content type", () =>
     Effect.gen(function* () {
       const server = yield* testServer()
       yield* Effect.promise(() =>

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { momentScience, schedule } from "@org/postback-retry"
 import { encodePostbackJson } from "@org/postback-schema"
-import { Effect, Exit, Fiber, TestClock } from "effect"
+import { Effect, Exit, Fiber } from "effect"
+import { TestClock } from "effect/testing"
 import {
   type FetchLike,
   makeSender,
@@ -90,7 +91,7 @@ describe("sendOnce", () => {
         calls.push(url)
         throw new TypeError("fetch failed", { cause: { code: "ECONNREFUSED" } })
       }
-      const fiber = yield* Effect.fork(
+      const fiber = yield* Effect.forkChild(
         Effect.retryOrElse(
           sendOnceEffect(
             samplePostback(),

@@ -1,4 +1,4 @@
-// Writes reward-rules.schema.json from the rules schema; the test suite
+// Writes reward-rules.schema.json from rewardRulesJsonSchema(); the test suite
 // fails when the committed file is out of date.
 import { writeFileSync } from "node:fs"
 import { rewardRulesJsonSchema } from "../src/index.ts"

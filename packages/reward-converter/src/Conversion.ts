@@ -1,5 +1,5 @@
 import { Decimal, type Postback } from "@org/postback-schema"
-import { Effect, Either } from "effect"
+import { Effect, Result } from "effect"
 import { ConversionError, type ConversionErrorReason } from "./ConversionError.ts"
 import type {
   AppliedCampaign,
@@ -53,10 +53,10 @@ const fail = (
   reason: ConversionErrorReason,
   field: string,
   message: string
-): Either.Either<never, ConversionError> =>
-  Either.left(new ConversionError({ reason, field, message: `${field}: ${message}` }))
+): Result.Result<never, ConversionError> =>
+  Result.fail(new ConversionError({ reason, field, message: `${field}: ${message}` }))
 
-const readPayout = (payout: unknown): Either.Either<Decimal, ConversionError> => {
+const readPayout = (payout: unknown): Result.Result<Decimal, ConversionError> => {
   const amount = Decimal.isDecimal(payout)
     ? payout
     : typeof payout === "string"
@@ -76,13 +76,13 @@ const readPayout = (payout: unknown): Either.Either<Decimal, ConversionError> =>
       `must not be negative, got ${describe(amount.toString())}`
     )
   }
-  return Either.right(amount)
+  return Result.succeed(amount)
 }
 
 const readContext = (
   context: ConversionContext,
   rules: RewardRules
-): Either.Either<ConversionContext, ConversionError> => {
+): Result.Result<ConversionContext, ConversionError> => {
   if (typeof context !== "object" || context === null) {
     return fail("InvalidContext", "context", `expected an object, got ${describe(context)}`)
   }
@@ -111,7 +111,7 @@ const readContext = (
       "the rules have campaigns, so the time of the conversion is required to choose among them"
     )
   }
-  return Either.right(context)
+  return Result.succeed(context)
 }
 
 const covers = (scope: ReadonlyArray<string> | undefined, value: string | undefined): boolean =>
@@ -194,22 +194,22 @@ const ONE = Decimal.fromBigInt(1n)
  * {@link convert} without throwing: the result, or the reason the input or
  * the rules cannot be used.
  */
-export const convertEither = (
+export const convertResult = (
   payout: Decimal | string,
   rules: RewardRules | RewardRulesInput,
   context: ConversionContext = {}
-): Either.Either<ConversionResult, ConversionError | RewardRulesError> => {
+): Result.Result<ConversionResult, ConversionError | RewardRulesError> => {
   const compiled = compileRules(rules)
-  if (Either.isLeft(compiled)) return Either.left(compiled.left)
-  const { rules: valid } = compiled.right
+  if (Result.isFailure(compiled)) return Result.fail(compiled.failure)
+  const { rules: valid } = compiled.success
   const amount = readPayout(payout)
-  if (Either.isLeft(amount)) return Either.left(amount.left)
+  if (Result.isFailure(amount)) return Result.fail(amount.failure)
   const checked = readContext(context, valid)
-  if (Either.isLeft(checked)) return Either.left(checked.left)
-  const payoutText = amount.right.toString()
+  if (Result.isFailure(checked)) return Result.fail(checked.failure)
+  const payoutText = amount.success.toString()
 
   if (valid.credit === "loyalty-boost-only" && context.isLoyaltyBoost === false) {
-    return Either.right({
+    return Result.succeed({
       points: 0n,
       credited: false,
       explanation: {
@@ -223,11 +223,11 @@ export const convertEither = (
     })
   }
 
-  const rate = pick(compiled.right, context, "multiplier")!
+  const rate = pick(compiled.success, context, "multiplier")!
   const campaign = activeCampaign(valid.campaigns, context)
-  const exact = amount.right.multiply(rate.value).multiply(campaign?.multiplier ?? ONE)
+  const exact = amount.success.multiply(rate.value).multiply(campaign?.multiplier ?? ONE)
   const rounded = exact.toBigInt(valid.rounding)
-  const bonus = pick(compiled.right, context, "bonus")
+  const bonus = pick(compiled.success, context, "bonus")
   const total = rounded + (bonus?.value ?? 0n)
   if (total > MAX_POINTS) {
     return fail(
@@ -267,7 +267,7 @@ export const convertEither = (
     limit,
     points: points.toString()
   }
-  return Either.right({
+  return Result.succeed({
     points,
     credited: true,
     explanation: { ...explanation, summary: summarize(explanation, total) }
@@ -295,7 +295,7 @@ export const convert = (
   rules: RewardRules | RewardRulesInput,
   context?: ConversionContext
 ): ConversionResult =>
-  Either.getOrThrowWith(convertEither(payout, rules, context), (error) => error)
+  Result.getOrThrowWith(convertResult(payout, rules, context), (error) => error)
 
 /** {@link convert} as an Effect, failing with the same typed errors. */
 export const convertEffect = (
@@ -303,7 +303,7 @@ export const convertEffect = (
   rules: RewardRules | RewardRulesInput,
   context?: ConversionContext
 ): Effect.Effect<ConversionResult, ConversionError | RewardRulesError> =>
-  Effect.suspend(() => convertEither(payout, rules, context))
+  Effect.suspend(() => Effect.fromResult(convertResult(payout, rules, context)))
 
 /** The conversion context of a decoded postback: its offer, advertiser, LoyaltyBoost flag and timestamp. */
 export const conversionContext = (postback: Postback): ConversionContext => ({

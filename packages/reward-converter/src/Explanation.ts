@@ -75,7 +75,7 @@ export type ConversionExplanation = CreditedExplanation | NotCreditedExplanation
 
 const AppliedValueSchema = Schema.Struct({
   value: Schema.String,
-  source: Schema.Literal("base", "offer", "advertiser"),
+  source: Schema.Literals(["base", "offer", "advertiser"]),
   match: Schema.NullOr(Schema.String)
 })
 
@@ -83,7 +83,7 @@ const AppliedValueSchema = Schema.Struct({
  * The explanation as an Effect Schema, to read a stored explanation back
  * (`Schema.decodeUnknownSync(ConversionExplanation)(JSON.parse(text))`).
  */
-export const ConversionExplanation: Schema.Schema<ConversionExplanation> = Schema.Union(
+export const ConversionExplanation: Schema.Codec<ConversionExplanation> = Schema.Union([
   Schema.Struct({
     credited: Schema.Literal(true),
     payout: Schema.String,
@@ -97,12 +97,14 @@ export const ConversionExplanation: Schema.Schema<ConversionExplanation> = Schem
       })
     ),
     exact: Schema.String,
-    rounding: Schema.Literal(...(ROUNDING_MODES as unknown as readonly [RoundingMode])),
+    rounding: Schema.Literals(
+      ROUNDING_MODES as unknown as readonly [RoundingMode, ...Array<RoundingMode>]
+    ),
     rounded: Schema.String,
     bonus: Schema.NullOr(AppliedValueSchema),
     limit: Schema.NullOr(
       Schema.Struct({
-        rule: Schema.Literal("minPoints", "maxPoints"),
+        rule: Schema.Literals(["minPoints", "maxPoints"]),
         value: Schema.String,
         before: Schema.String
       })
@@ -117,4 +119,4 @@ export const ConversionExplanation: Schema.Schema<ConversionExplanation> = Schem
     points: Schema.Literal("0"),
     summary: Schema.String
   })
-).annotations({ identifier: "ConversionExplanation" })
+]).annotate({ identifier: "ConversionExplanation" })

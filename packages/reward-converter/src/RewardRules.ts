@@ -1,17 +1,24 @@
 import { type Decimal, ROUNDING_MODES, type RoundingMode } from "@org/postback-schema"
-import { type Cause, Data, Effect, Either, JSONSchema, Schema } from "effect"
+import { type Cause, Data, Effect, Result, Schema, SchemaParser } from "effect"
 import { checkRules } from "./internal/checks.ts"
 import {
   describe,
   Instant,
+  instantJson,
   NonEmptyText,
   NonEmptyTexts,
   NonNegativeDecimalText,
   Note,
+  nonEmptyTextJson,
+  nonEmptyTextsJson,
+  nonNegativeDecimalTextJson,
+  noteJson,
   oneOf,
-  PointsAmount
+  oneOfJson,
+  PointsAmount,
+  pointsAmountJson
 } from "./internal/fields.ts"
-import { formatRuleIssue, ruleIssue, ruleIssues } from "./internal/issues.ts"
+import { formatRuleIssue, problem, ruleIssue, ruleIssues } from "./internal/issues.ts"
 import { validatedRules } from "./internal/validated.ts"
 
 /**
@@ -127,67 +134,150 @@ export interface RewardRulesInput {
   readonly campaigns?: ReadonlyArray<CampaignInput>
 }
 
-const optional = <A, I>(schema: Schema.Schema<A, I>) => Schema.optionalWith(schema, { exact: true })
+const OVERRIDE_DESCRIPTION = "a different multiplier and/or bonus for one offer or one advertiser"
 
 const RewardOverrideSchema = Schema.Struct({
-  offerId: optional(NonEmptyText),
-  advertiserName: optional(NonEmptyText),
-  multiplier: optional(NonNegativeDecimalText),
-  bonus: optional(PointsAmount),
-  description: optional(Note)
-}).annotations({
-  description: "a different multiplier and/or bonus for one offer or one advertiser",
-  message: (issue) => `expected an override object, got ${describe(issue.actual)}`
+  offerId: Schema.optionalKey(NonEmptyText),
+  advertiserName: Schema.optionalKey(NonEmptyText),
+  multiplier: Schema.optionalKey(NonNegativeDecimalText),
+  bonus: Schema.optionalKey(PointsAmount),
+  description: Schema.optionalKey(Note)
+}).annotate({
+  description: OVERRIDE_DESCRIPTION,
+  ...problem((actual) => `expected an override object, got ${describe(actual)}`)
 })
+
+const CAMPAIGN_DESCRIPTION = "a multiplier applied to conversions whose time is in [from, until)"
 
 const CampaignSchema = Schema.Struct({
   name: NonEmptyText,
   multiplier: NonNegativeDecimalText,
   from: Instant,
   until: Instant,
-  offerIds: optional(NonEmptyTexts),
-  advertiserNames: optional(NonEmptyTexts),
-  description: optional(Note)
-}).annotations({
-  description: "a multiplier applied to conversions whose time is in [from, until)",
-  message: (issue) => `expected a campaign object, got ${describe(issue.actual)}`
+  offerIds: Schema.optionalKey(NonEmptyTexts),
+  advertiserNames: Schema.optionalKey(NonEmptyTexts),
+  description: Schema.optionalKey(Note)
+}).annotate({
+  description: CAMPAIGN_DESCRIPTION,
+  ...problem((actual) => `expected a campaign object, got ${describe(actual)}`)
 })
 
 const roundingModes = ROUNDING_MODES as unknown as readonly [RoundingMode, ...Array<RoundingMode>]
+
+const ROUNDING_DESCRIPTION = "how exact points become whole points"
+const CREDIT_DESCRIPTION = "which conversions earn points"
 
 /**
  * The rules file as an Effect Schema: decodes the JSON form
  * ({@link RewardRulesInput}) to {@link RewardRules}, applying the defaults and
  * every check, and encodes back to JSON.
  */
-export const RewardRulesSchema: Schema.Schema<RewardRules, RewardRulesInput> = Schema.Struct({
-  $schema: optional(Schema.String),
-  description: optional(Note),
-  multiplier: NonNegativeDecimalText,
-  rounding: Schema.optionalWith(oneOf(roundingModes, "how exact points become whole points"), {
-    exact: true,
-    default: () => "floor" as const
-  }),
-  credit: Schema.optionalWith(oneOf(CREDIT_POLICIES, "which conversions earn points"), {
-    exact: true,
-    default: () => "loyalty-boost-only" as const
-  }),
-  bonus: optional(PointsAmount),
-  minPoints: optional(PointsAmount),
-  maxPoints: optional(PointsAmount),
-  overrides: Schema.optionalWith(
-    Schema.Array(RewardOverrideSchema).annotations({
-      message: (issue) => `expected an array of overrides, got ${describe(issue.actual)}`
-    }),
-    { exact: true, default: () => [] }
+export const RewardRulesSchema: Schema.Codec<RewardRules, RewardRulesInput> = Schema.Struct({
+  $schema: Schema.optionalKey(
+    Schema.String.annotate(problem((actual) => `expected a string, got ${describe(actual)}`))
   ),
-  campaigns: Schema.optionalWith(
-    Schema.Array(CampaignSchema).annotations({
-      message: (issue) => `expected an array of campaigns, got ${describe(issue.actual)}`
-    }),
-    { exact: true, default: () => [] }
+  description: Schema.optionalKey(Note),
+  multiplier: NonNegativeDecimalText,
+  rounding: oneOf(roundingModes, ROUNDING_DESCRIPTION).pipe(
+    Schema.withDecodingDefaultKey(Effect.succeed<RoundingMode>("floor"))
+  ),
+  credit: oneOf(CREDIT_POLICIES, CREDIT_DESCRIPTION).pipe(
+    Schema.withDecodingDefaultKey(Effect.succeed<CreditPolicy>("loyalty-boost-only"))
+  ),
+  bonus: Schema.optionalKey(PointsAmount),
+  minPoints: Schema.optionalKey(PointsAmount),
+  maxPoints: Schema.optionalKey(PointsAmount),
+  overrides: Schema.Array(RewardOverrideSchema)
+    .annotate(problem((actual) => `expected an array of overrides, got ${describe(actual)}`))
+    .pipe(Schema.withDecodingDefaultKey(Effect.succeed([]))),
+  campaigns: Schema.Array(CampaignSchema)
+    .annotate(problem((actual) => `expected an array of campaigns, got ${describe(actual)}`))
+    .pipe(Schema.withDecodingDefaultKey(Effect.succeed([])))
+}).check(
+  Schema.makeFilter((rules: RewardRules) =>
+    checkRules(rules).map(({ path, message }) => ({ path, issue: message }))
   )
-}).pipe(Schema.filter((rules) => checkRules(rules)))
+)
+
+/**
+ * The JSON Schema (draft-07) of a rules file, for editors and CI checks: the
+ * document the package ships as `reward-rules.schema.json`. Checks that span
+ * several fields (duplicates, overlaps, minPoints above maxPoints) are beyond
+ * JSON Schema: {@link parseRules} is the authority.
+ *
+ * @example
+ * import { rewardRulesJsonSchema } from "@org/reward-converter"
+ *
+ * rewardRulesJsonSchema().required // ["multiplier"]
+ */
+export const rewardRulesJsonSchema = (): RewardRulesJsonSchemaDocument => ({
+  $schema: "http://json-schema.org/draft-07/schema#",
+  title: "Reward rules",
+  description:
+    'How @org/reward-converter turns a USD payout into loyalty points. The smallest valid rules: {"multiplier": "10"}.',
+  type: "object",
+  required: ["multiplier"],
+  properties: {
+    $schema: { type: "string" },
+    description: noteJson,
+    multiplier: nonNegativeDecimalTextJson,
+    rounding: oneOfJson(ROUNDING_MODES, ROUNDING_DESCRIPTION),
+    credit: oneOfJson(CREDIT_POLICIES, CREDIT_DESCRIPTION),
+    bonus: pointsAmountJson,
+    minPoints: pointsAmountJson,
+    maxPoints: pointsAmountJson,
+    overrides: {
+      type: "array",
+      items: {
+        type: "object",
+        required: [],
+        properties: {
+          offerId: nonEmptyTextJson,
+          advertiserName: nonEmptyTextJson,
+          multiplier: nonNegativeDecimalTextJson,
+          bonus: pointsAmountJson,
+          description: noteJson
+        },
+        additionalProperties: false,
+        description: OVERRIDE_DESCRIPTION
+      }
+    },
+    campaigns: {
+      type: "array",
+      items: {
+        type: "object",
+        required: ["name", "multiplier", "from", "until"],
+        properties: {
+          name: nonEmptyTextJson,
+          multiplier: nonNegativeDecimalTextJson,
+          from: instantJson,
+          until: instantJson,
+          offerIds: nonEmptyTextsJson,
+          advertiserNames: nonEmptyTextsJson,
+          description: noteJson
+        },
+        additionalProperties: false,
+        description: CAMPAIGN_DESCRIPTION
+      }
+    }
+  },
+  additionalProperties: false
+})
+
+/**
+ * The JSON Schema document (draft-07) of a rules file; the properties are the
+ * fields of {@link RewardRulesInput}. Other members are plain JSON Schema
+ * keywords.
+ */
+export interface RewardRulesJsonSchemaDocument {
+  readonly $schema: string
+  readonly title: string
+  readonly description: string
+  readonly type: "object"
+  readonly required: ReadonlyArray<string>
+  readonly properties: { readonly [field: string]: { readonly [keyword: string]: unknown } }
+  readonly additionalProperties: boolean
+}
 
 /** One problem in a rules file: which rule, which field, what is wrong. */
 export interface RuleIssue {
@@ -220,7 +310,7 @@ export class RewardRulesError extends RewardRulesErrorBase {
   }
 }
 
-const decode = Schema.decodeUnknownEither(RewardRulesSchema, {
+const decode = SchemaParser.decodeUnknownResult(RewardRulesSchema, {
   errors: "all",
   onExcessProperty: "error"
 })
@@ -238,12 +328,12 @@ const freeze = (rules: RewardRules): RewardRules => {
  * Validates a rules value (e.g. `JSON.parse` of a rules file) without
  * throwing.
  */
-export const parseRulesEither = (json: unknown): Either.Either<RewardRules, RewardRulesError> => {
+export const parseRulesResult = (json: unknown): Result.Result<RewardRules, RewardRulesError> => {
   if (typeof json === "object" && json !== null && validatedRules.has(json)) {
-    return Either.right(json as RewardRules)
+    return Result.succeed(json as RewardRules)
   }
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
-    return Either.left(
+    return Result.fail(
       new RewardRulesError({
         issues: [
           ruleIssue(json, [], `expected an object like {"multiplier": "10"}, got ${describe(json)}`)
@@ -251,9 +341,10 @@ export const parseRulesEither = (json: unknown): Either.Either<RewardRules, Rewa
       })
     )
   }
-  return Either.match(decode(json), {
-    onLeft: (error) => Either.left(new RewardRulesError({ issues: ruleIssues(json, error) })),
-    onRight: (rules) => Either.right(freeze(rules))
+  return Result.match(decode(json), {
+    onFailure: (issue) =>
+      Result.fail(new RewardRulesError({ issues: ruleIssues(json, issue, RewardRulesSchema.ast) })),
+    onSuccess: (rules) => Result.succeed(freeze(rules))
   })
 }
 
@@ -268,26 +359,26 @@ export const parseRulesEither = (json: unknown): Either.Either<RewardRules, Rewa
  * convert("30", rules).points // 300n
  */
 export const parseRules = (json: unknown): RewardRules =>
-  Either.getOrThrowWith(parseRulesEither(json), (error) => error)
+  Result.getOrThrowWith(parseRulesResult(json), (error) => error)
 
 /** {@link parseRules} as an Effect. */
 export const parseRulesEffect = (json: unknown): Effect.Effect<RewardRules, RewardRulesError> =>
-  Effect.suspend(() => parseRulesEither(json))
+  Effect.suspend(() => Effect.fromResult(parseRulesResult(json)))
 
 /** Reads the text of a rules file: JSON syntax errors are a {@link RewardRulesError} too. */
-export const parseRulesJsonEither = (
+export const parseRulesJsonResult = (
   text: string
-): Either.Either<RewardRules, RewardRulesError> => {
+): Result.Result<RewardRules, RewardRulesError> => {
   let json: unknown
   try {
     json = JSON.parse(text)
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error)
-    return Either.left(
+    return Result.fail(
       new RewardRulesError({ issues: [ruleIssue(undefined, [], `not valid JSON: ${reason}`)] })
     )
   }
-  return parseRulesEither(json)
+  return parseRulesResult(json)
 }
 
 /**
@@ -298,25 +389,8 @@ export const parseRulesJsonEither = (
  * const rules = parseRulesJson(await Deno.readTextFile("rewards.json"))
  */
 export const parseRulesJson = (text: string): RewardRules =>
-  Either.getOrThrowWith(parseRulesJsonEither(text), (error) => error)
+  Result.getOrThrowWith(parseRulesJsonResult(text), (error) => error)
 
 /** The rules back in their JSON form, with defaults written out. */
 export const encodeRules = (rules: RewardRules): RewardRulesInput =>
   Schema.encodeSync(RewardRulesSchema)(rules)
-
-/**
- * The JSON Schema (draft-07) of a rules file, for editors and CI checks. The
- * package also ships it as `reward-rules.schema.json`. Checks that span
- * several fields (duplicates, overlaps, minPoints above maxPoints) are beyond
- * JSON Schema: {@link parseRules} is the authority.
- */
-export const rewardRulesJsonSchema = (): JSONSchema.JsonSchema7Root => {
-  const { $schema, ...schema } = JSONSchema.make(RewardRulesSchema)
-  return {
-    $schema,
-    title: "Reward rules",
-    description:
-      'How @org/reward-converter turns a USD payout into loyalty points. The smallest valid rules: {"multiplier": "10"}.',
-    ...schema
-  } as JSONSchema.JsonSchema7Root
-}

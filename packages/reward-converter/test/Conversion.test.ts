@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Decimal, type Postback, type RoundingMode } from "@org/postback-schema"
-import { Effect, Either, Exit, Schema } from "effect"
+import { Effect, Exit, Result, Schema } from "effect"
 import {
   ConversionError,
   ConversionExplanation,
@@ -8,8 +8,8 @@ import {
   conversionContext,
   convert,
   convertEffect,
-  convertEither,
   convertPostback,
+  convertResult,
   MAX_POINTS,
   parseRules,
   RewardRulesError,
@@ -22,8 +22,8 @@ const points = (
   context?: Parameters<typeof convert>[2]
 ): bigint => convert(payout, parseRules(rules), context).points
 
-const failure = (result: Either.Either<ConversionResult, unknown>): unknown =>
-  Either.match(result, { onLeft: (error) => error, onRight: () => undefined })
+const failure = (result: Result.Result<ConversionResult, unknown>): unknown =>
+  Result.match(result, { onFailure: (error) => error, onSuccess: () => undefined })
 
 describe("convert", () => {
   describe("MomentScience's example and exact arithmetic", () => {
@@ -280,7 +280,7 @@ describe("convert", () => {
     })
 
     it("requires the time of the conversion when the rules have campaigns", () => {
-      const error = failure(convertEither("10", rules, {}))
+      const error = failure(convertResult("10", rules, {}))
       expect(error).toBeInstanceOf(ConversionError)
       expect(error).toMatchObject({ reason: "MissingTimestamp", field: "at" })
       expect((error as Error).message).toMatch(/^at: the rules have campaigns/)
@@ -354,7 +354,7 @@ describe("convert", () => {
       ["-1", "NegativePayout", /^payout: must not be negative, got "-1"$/],
       [Decimal.parse("-0.01"), "NegativePayout", /got "-0\.01"/]
     ])("payout %j", (payout, reason, message) => {
-      const error = failure(convertEither(payout as string, rules))
+      const error = failure(convertResult(payout as string, rules))
       expect(error).toBeInstanceOf(ConversionError)
       expect(error).toMatchObject({ _tag: "ConversionError", reason, field: "payout" })
       expect((error as Error).message).toMatch(message)
@@ -368,7 +368,7 @@ describe("convert", () => {
       [{ advertiserName: null }, "advertiserName", /expected a string, got null/],
       [{ isLoyaltyBoost: "1" }, "isLoyaltyBoost", /^isLoyaltyBoost: expected a boolean, got "1"$/]
     ])("context %j", (context, field, message) => {
-      const error = failure(convertEither("1", rules, context as never))
+      const error = failure(convertResult("1", rules, context as never))
       expect(error).toMatchObject({ _tag: "ConversionError", reason: "InvalidContext", field })
       expect((error as Error).message).toMatch(message)
     })
@@ -377,22 +377,22 @@ describe("convert", () => {
       expect(MAX_POINTS).toBe(BigInt(Number.MAX_SAFE_INTEGER))
       // 9007199254740991 points is the bound itself: allowed
       expect(convert("9007199254740.991", { multiplier: "1000" }).points).toBe(MAX_POINTS)
-      const error = failure(convertEither("9007199254740.992", { multiplier: "1000" }))
+      const error = failure(convertResult("9007199254740.992", { multiplier: "1000" }))
       expect(error).toMatchObject({ reason: "PointsOutOfRange", field: "points" })
       expect((error as Error).message).toMatch(/more than MAX_POINTS \(9007199254740991\)/)
       // also when maxPoints would have capped it: such a payout is a bug upstream
-      const capped = failure(convertEither("1".padEnd(30, "0"), { multiplier: "1", maxPoints: 10 }))
+      const capped = failure(convertResult("1".padEnd(30, "0"), { multiplier: "1", maxPoints: 10 }))
       expect(capped).toMatchObject({ reason: "PointsOutOfRange" })
       // and with the bonus pushing it over
       expect(
-        failure(convertEither("9007199254740.991", { multiplier: "1000", bonus: 1 }))
+        failure(convertResult("9007199254740.991", { multiplier: "1000", bonus: 1 }))
       ).toMatchObject({
         reason: "PointsOutOfRange"
       })
     })
 
     it("invalid rules in JSON form are a RewardRulesError", () => {
-      const error = failure(convertEither("1", { multiplier: "-1" }))
+      const error = failure(convertResult("1", { multiplier: "-1" }))
       expect(error).toBeInstanceOf(RewardRulesError)
       expect((error as Error).message).toBe(
         'Invalid reward rules: top level, field "multiplier": must not be negative, got "-1"'
@@ -402,7 +402,7 @@ describe("convert", () => {
     it("hand-built rules go through the same checks", () => {
       const valid = parseRules({ multiplier: "10" })
       expect(convert("3", { ...valid, multiplier: Decimal.parse("2") }).points).toBe(6n)
-      const error = failure(convertEither("1", { ...valid, multiplier: Decimal.parse("-2") }))
+      const error = failure(convertResult("1", { ...valid, multiplier: Decimal.parse("-2") }))
       expect(error).toBeInstanceOf(RewardRulesError)
       expect((error as Error).message).toMatch(/field "multiplier": must not be negative/)
       const overlapping = {
@@ -413,7 +413,7 @@ describe("convert", () => {
         ]
       }
       expect(
-        (failure(convertEither("1", overlapping, { at: new Date(7) })) as Error).message
+        (failure(convertResult("1", overlapping, { at: new Date(7) })) as Error).message
       ).toMatch(/campaigns\[1\] \("b"\), field "from": overlaps campaigns\[0\]/)
     })
   })

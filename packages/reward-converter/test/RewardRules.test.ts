@@ -1,16 +1,17 @@
 import { readFileSync } from "node:fs"
 import { describe, expect, it } from "@effect/vitest"
 import { Decimal } from "@org/postback-schema"
-import { Effect, Either } from "effect"
+import { Effect, Result, Schema } from "effect"
 import {
   convert,
   encodeRules,
   parseRules,
   parseRulesEffect,
-  parseRulesEither,
   parseRulesJson,
-  parseRulesJsonEither,
+  parseRulesJsonResult,
+  parseRulesResult,
   RewardRulesError,
+  RewardRulesSchema,
   type RuleIssue,
   rewardRulesJsonSchema
 } from "../src/index.ts"
@@ -19,9 +20,9 @@ const readText = (relative: string): string =>
   readFileSync(new URL(relative, import.meta.url), "utf8")
 
 const issuesOf = (json: unknown): ReadonlyArray<RuleIssue> =>
-  Either.match(parseRulesEither(json), {
-    onLeft: (error) => error.issues,
-    onRight: () => []
+  Result.match(parseRulesResult(json), {
+    onFailure: (error) => error.issues,
+    onSuccess: () => []
   })
 
 const campaign = (name: string, from: string, until: string, extra: object = {}) => ({
@@ -390,7 +391,7 @@ describe("parseRules", () => {
       expect(issues).toHaveLength(1)
       expect(issues[0]).toMatchObject({ rule, field })
       expect(issues[0]?.message).toMatch(message)
-      const error = Either.getLeft(parseRulesEither(json)).pipe((o) =>
+      const error = Result.getFailure(parseRulesResult(json)).pipe((o) =>
         o._tag === "Some" ? o.value : undefined
       )
       expect(error).toBeInstanceOf(RewardRulesError)
@@ -403,8 +404,8 @@ describe("parseRules", () => {
     })
 
     it("reports every problem at once, one per line", () => {
-      const error = Either.getLeft(
-        parseRulesEither({
+      const error = Result.getFailure(
+        parseRulesResult({
           multiplier: "x",
           rounding: "up",
           overrides: [{ offerId: "1", bonus: -1 }]
@@ -423,7 +424,7 @@ describe("parseRules", () => {
     })
 
     it("reports invalid JSON text", () => {
-      const error = Either.getLeft(parseRulesJsonEither('{ "multiplier": "10", }'))
+      const error = Result.getFailure(parseRulesJsonResult('{ "multiplier": "10", }'))
       expect(error._tag === "Some" && error.value.message).toMatch(
         /^Invalid reward rules: top level: not valid JSON: /
       )
@@ -462,15 +463,13 @@ describe("parseRules", () => {
 
   describe("JSON Schema", () => {
     it("reward-rules.schema.json is up to date (pnpm json-schema rewrites it)", () => {
-      expect(JSON.parse(readText("../reward-rules.schema.json"))).toEqual(rewardRulesJsonSchema())
+      const committed = readText("../reward-rules.schema.json")
+      expect(JSON.parse(committed)).toEqual(rewardRulesJsonSchema())
+      expect(committed).toBe(`${JSON.stringify(rewardRulesJsonSchema(), null, 2)}\n`)
     })
 
     it("describes the rules file", () => {
-      const schema = rewardRulesJsonSchema() as {
-        required: Array<string>
-        properties: Record<string, unknown>
-        additionalProperties: boolean
-      }
+      const schema = rewardRulesJsonSchema()
       expect(schema.required).toEqual(["multiplier"])
       expect(Object.keys(schema.properties)).toEqual([
         "$schema",
@@ -485,6 +484,24 @@ describe("parseRules", () => {
         "campaigns"
       ])
       expect(schema.additionalProperties).toBe(false)
+    })
+
+    it("has the fields of RewardRulesSchema at every level", () => {
+      type ObjectSchema = {
+        readonly required?: ReadonlyArray<string>
+        readonly properties: Record<string, { readonly items?: ObjectSchema }>
+      }
+      const fields = (schema: ObjectSchema) => ({
+        properties: Object.keys(schema.properties),
+        required: [...(schema.required ?? [])].sort()
+      })
+      const levels = (schema: ObjectSchema) => [
+        fields(schema),
+        fields(schema.properties.overrides!.items!),
+        fields(schema.properties.campaigns!.items!)
+      ]
+      const derived = Schema.toJsonSchemaDocument(RewardRulesSchema).schema as ObjectSchema
+      expect(levels(rewardRulesJsonSchema() as ObjectSchema)).toEqual(levels(derived))
     })
   })
 })

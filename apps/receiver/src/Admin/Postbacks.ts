@@ -1,6 +1,6 @@
-import { HttpApiBuilder, HttpApiError } from "@effect/platform"
 import { and, eq, inArray, sql } from "drizzle-orm"
 import { Effect } from "effect"
+import { HttpApiBuilder, HttpApiError } from "effect/http-api"
 import { NotReplayable, ReceiverApi, StoredPostback } from "../Api.ts"
 import { Database, useSql } from "../Db/Database.ts"
 import { postbacks } from "../Db/schema.ts"
@@ -32,41 +32,48 @@ export const PostbacksLive = HttpApiBuilder.group(ReceiverApi, "postbacks", (han
   Effect.gen(function* () {
     const { db } = yield* Database
     const wake = yield* WakeSignal
-    const find = (id: number) =>
-      useSql("read postback", () => db.select().from(postbacks).where(eq(postbacks.id, id))).pipe(
-        Effect.flatMap(([row]) =>
-          row === undefined ? Effect.fail(new HttpApiError.NotFound()) : Effect.succeed(row)
-        )
+    const find = Effect.fn("Postbacks.find")(function* (id: number) {
+      const [row] = yield* useSql("read postback", () =>
+        db.select().from(postbacks).where(eq(postbacks.id, id))
       )
+      if (row === undefined) return yield* new HttpApiError.NotFound()
+      return row
+    })
     return handlers
-      .handle("getPostback", ({ path }) =>
-        find(path.id).pipe(Effect.map(toStored), Effect.catchTag("DatabaseError", Effect.die))
+      .handle("getPostback", ({ params }) =>
+        find(params.id).pipe(Effect.map(toStored), Effect.catchTag("DatabaseError", Effect.die))
       )
-      .handle("replayPostback", ({ path }) =>
-        Effect.gen(function* () {
-          // One conditional UPDATE: a postback credited meanwhile is never replayed.
-          const [row] = yield* useSql("replay postback", () =>
-            db
-              .update(postbacks)
-              .set({
-                status: "pending",
-                attempts: 0,
-                nextAttemptAt: sql`now()`,
-                lastError: null,
-                processedAt: null
+      .handle(
+        "replayPostback",
+        Effect.fn("Postbacks.replayPostback")(
+          function* ({ params }) {
+            // One conditional UPDATE: a postback credited meanwhile is never replayed.
+            const [row] = yield* useSql("replay postback", () =>
+              db
+                .update(postbacks)
+                .set({
+                  status: "pending",
+                  attempts: 0,
+                  nextAttemptAt: sql`now()`,
+                  lastError: null,
+                  processedAt: null
+                })
+                .where(
+                  and(eq(postbacks.id, params.id), inArray(postbacks.status, ["dead", "held"]))
+                )
+                .returning()
+            )
+            if (row === undefined) {
+              const current = yield* find(params.id)
+              return yield* new NotReplayable({
+                message: `postback ${params.id} is ${current.status}; only dead and held postbacks can be replayed`
               })
-              .where(and(eq(postbacks.id, path.id), inArray(postbacks.status, ["dead", "held"])))
-              .returning()
-          )
-          if (row === undefined) {
-            const current = yield* find(path.id)
-            return yield* new NotReplayable({
-              message: `postback ${path.id} is ${current.status}; only dead and held postbacks can be replayed`
-            })
-          }
-          wake.signal()
-          return toStored(row)
-        }).pipe(Effect.catchTag("DatabaseError", Effect.die))
+            }
+            wake.signal()
+            return toStored(row)
+          },
+          Effect.catchTag("DatabaseError", Effect.die)
+        )
       )
   })
 )

@@ -181,15 +181,15 @@ const openPglite = (dataDir: string | undefined, timeoutMs: number) =>
  * PostgreSQL through postgres.js when `DATABASE_URL` is set, otherwise
  * embedded PGlite in `RECEIVER_DATA_DIR/pglite`. Migrations run on open.
  */
-export class Database extends Context.Tag("@org/receiver/Database")<
+export class Database extends Context.Service<
   Database,
   { readonly db: AppDatabase; readonly sql: Sql }
->() {
+>()("@org/receiver/Database") {
   static readonly layerPostgres = (
     url: string,
     options: { readonly poolSize?: number; readonly timeoutMs?: number } = {}
   ): Layer.Layer<Database, DatabaseError> =>
-    Layer.scoped(
+    Layer.effect(
       Database,
       openPostgres(url, options.poolSize ?? 10, options.timeoutMs ?? DEFAULT_TIMEOUT_MS)
     )
@@ -199,24 +199,24 @@ export class Database extends Context.Tag("@org/receiver/Database")<
     dataDir?: string,
     options: { readonly timeoutMs?: number } = {}
   ): Layer.Layer<Database, DatabaseError> =>
-    Layer.scoped(Database, openPglite(dataDir, options.timeoutMs ?? DEFAULT_TIMEOUT_MS))
+    Layer.effect(Database, openPglite(dataDir, options.timeoutMs ?? DEFAULT_TIMEOUT_MS))
 
   /** Chooses from `DATABASE_URL` and `RECEIVER_DATA_DIR`. */
-  static readonly layer: Layer.Layer<Database, DatabaseError, ReceiverConfig> = Layer.unwrapEffect(
+  static readonly layer: Layer.Layer<Database, DatabaseError, ReceiverConfig> = Layer.unwrap(
     Effect.gen(function* () {
       const config = yield* ReceiverConfig
       return Option.match(config.databaseUrl, {
         onNone: () => {
           const dir = `${config.dataDir.replace(/\/+$/, "")}/pglite`
-          return Layer.scoped(
+          return Layer.effect(
             Database,
             Effect.logInfo(`Using embedded PGlite in ${dir}`).pipe(
-              Effect.zipRight(openPglite(dir, config.databaseTimeoutMs))
+              Effect.andThen(openPglite(dir, config.databaseTimeoutMs))
             )
           )
         },
         onSome: (url) =>
-          Layer.scoped(
+          Layer.effect(
             Database,
             openPostgres(Redacted.value(url), config.databasePoolSize, config.databaseTimeoutMs)
           )

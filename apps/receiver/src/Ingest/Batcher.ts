@@ -1,4 +1,4 @@
-import { Context, Duration, Effect, Layer, Metric, MetricBoundaries } from "effect"
+import { Context, Duration, Effect, Layer, Metric } from "effect"
 import { ReceiverConfig } from "../Config.ts"
 import { Database, type SqlRunner } from "../Db/Database.ts"
 import { WakeSignal } from "../Worker/WakeSignal.ts"
@@ -27,11 +27,10 @@ export class StoreRefused extends Error {
   override readonly name = "StoreRefused"
 }
 
-const batchRows = Metric.histogram(
-  "receiver_ingest_batch_rows",
-  MetricBoundaries.exponential({ start: 1, factor: 2, count: 10 }),
-  "Postbacks written per ingest statement"
-)
+const batchRows = Metric.histogram("receiver_ingest_batch_rows", {
+  description: "Postbacks written per ingest statement",
+  boundaries: Metric.exponentialBoundaries({ start: 1, factor: 2, count: 10 })
+})
 
 interface Waiter {
   readonly row: InboxRow
@@ -73,7 +72,9 @@ export class GroupCommit {
   constructor(
     private readonly sql: SqlRunner,
     private readonly options: BatcherOptions,
-    private readonly onCommitted: (inserted: number) => void = () => {}
+    private readonly onCommitted: (inserted: number) => void = () => {},
+    /** Where the batch-size metric is recorded (the default metric registry if empty). */
+    private readonly context: Context.Context<never> = Context.empty()
   ) {}
 
   /** Stores one accepted postback; resolves after commit. */
@@ -178,7 +179,7 @@ export class GroupCommit {
     )
     try {
       const result = await insertPostbacks(this.sql, rows)
-      batchRows.unsafeUpdate(rows.length, [])
+      batchRows.updateUnsafe(rows.length, this.context)
       this.settle(groups, result)
       this.onCommitted(result.length)
     } catch (error) {
@@ -234,17 +235,17 @@ const isDataError = (error: unknown): boolean => {
 }
 
 /** The ingest batcher as a service; closing its scope writes what waits. */
-export class IngestBatcher extends Context.Tag("@org/receiver/IngestBatcher")<
-  IngestBatcher,
-  GroupCommit
->() {
+export class IngestBatcher extends Context.Service<IngestBatcher, GroupCommit>()(
+  "@org/receiver/IngestBatcher"
+) {
   static readonly layer: Layer.Layer<IngestBatcher, never, Database | ReceiverConfig | WakeSignal> =
-    Layer.scoped(
+    Layer.effect(
       IngestBatcher,
       Effect.gen(function* () {
         const { sql } = yield* Database
         const config = yield* ReceiverConfig
         const wake = yield* WakeSignal
+        const context = yield* Effect.context<never>()
         return yield* Effect.acquireRelease(
           Effect.sync(
             () =>
@@ -257,7 +258,8 @@ export class IngestBatcher extends Context.Tag("@org/receiver/IngestBatcher")<
                 },
                 (inserted) => {
                   if (inserted > 0) wake.signal()
-                }
+                },
+                context
               )
           ),
           (batcher) => Effect.promise(() => batcher.close())

@@ -6,8 +6,8 @@ import {
   type PostbackIssue,
   postbackErrorJson
 } from "@org/postback-schema"
-import { ConfigError, Context, Effect, Layer, Option } from "effect"
-import { ReceiverConfig } from "../Config.ts"
+import { type Config, Context, Effect, Layer, Option } from "effect"
+import { invalidSetting, ReceiverConfig } from "../Config.ts"
 import type { PostbackSource } from "../Db/schema.ts"
 import { INGEST_PATH } from "./Route.ts"
 
@@ -56,7 +56,7 @@ const finish = (
  * (and `@org/postback-macros` when a GET template is registered). No
  * decoding rule lives here; this only picks the wire form.
  */
-export class PostbackDecoder extends Context.Tag("@org/receiver/PostbackDecoder")<
+export class PostbackDecoder extends Context.Service<
   PostbackDecoder,
   {
     readonly decodeGet: (url: string, params: URLSearchParams) => Decoded
@@ -66,8 +66,8 @@ export class PostbackDecoder extends Context.Tag("@org/receiver/PostbackDecoder"
     /** The HTTP 400 body listing every problem. */
     readonly errorBody: (errors: ReadonlyArray<PostbackIssue>) => unknown
   }
->() {
-  static readonly layer: Layer.Layer<PostbackDecoder, ConfigError.ConfigError, ReceiverConfig> =
+>()("@org/receiver/PostbackDecoder") {
+  static readonly layer: Layer.Layer<PostbackDecoder, Config.ConfigError, ReceiverConfig> =
     Layer.effect(
       PostbackDecoder,
       Effect.gen(function* () {
@@ -83,9 +83,9 @@ export class PostbackDecoder extends Context.Tag("@org/receiver/PostbackDecoder"
             Effect.try({
               try: () => parseTemplate(text),
               catch: (error) =>
-                ConfigError.InvalidData(
-                  ["POSTBACK_TEMPLATE"],
-                  error instanceof Error ? error.message : String(error)
+                invalidSetting(
+                  "POSTBACK_TEMPLATE",
+                  `POSTBACK_TEMPLATE: ${error instanceof Error ? error.message : String(error)}`
                 )
             }).pipe(
               Effect.filterOrFail(
@@ -94,9 +94,9 @@ export class PostbackDecoder extends Context.Tag("@org/receiver/PostbackDecoder"
                   new URL(parsed.source.replace(/[{}]/g, "")).pathname.replace(/\/$/, "") ===
                   INGEST_PATH,
                 () =>
-                  ConfigError.InvalidData(
-                    ["POSTBACK_TEMPLATE"],
-                    `the template's path must be ${INGEST_PATH} (the receiver's ingest route), got ${JSON.stringify(text)}`
+                  invalidSetting(
+                    "POSTBACK_TEMPLATE",
+                    `POSTBACK_TEMPLATE: the template's path must be ${INGEST_PATH} (the receiver's ingest route), got ${JSON.stringify(text)}`
                   )
               )
             )
@@ -141,12 +141,12 @@ export class PostbackDecoder extends Context.Tag("@org/receiver/PostbackDecoder"
           return finish(parser.parseJson(json), "post-json")
         }
 
-        return {
+        return PostbackDecoder.of({
           decodeGet,
           decodePost,
           canonicalKey: canonicalPostbackKey,
           errorBody: (errors) => postbackErrorJson(errors)
-        }
+        })
       })
     )
 }

@@ -1,6 +1,6 @@
 import { hash } from "node:crypto"
 import type { IncomingMessage, ServerResponse } from "node:http"
-import { Context, Effect, Layer, Metric, Option, Runtime } from "effect"
+import { Context, Effect, Layer, Metric, Option } from "effect"
 import { ReceiverConfig } from "../Config.ts"
 import type { PostbackSource, RawRequest } from "../Db/schema.ts"
 import { Secrets, secretCheck } from "../Secrets.ts"
@@ -13,7 +13,7 @@ const received = Metric.counter("receiver_postbacks_received_total", {
     "Postback deliveries by outcome (accepted, duplicate, rejected, unauthorized, unavailable, too_large)",
   incremental: true
 })
-const outcome = (name: string) => Metric.tagged(received, "outcome", name)
+const outcome = (name: string) => Metric.withAttributes(received, { outcome: name })
 const counters = {
   accepted: outcome("accepted"),
   duplicate: outcome("duplicate"),
@@ -40,10 +40,9 @@ export interface IngestEdgeShape {
   readonly drain: () => void
 }
 
-export class IngestEdge extends Context.Tag("@org/receiver/IngestEdge")<
-  IngestEdge,
-  IngestEdgeShape
->() {
+export class IngestEdge extends Context.Service<IngestEdge, IngestEdgeShape>()(
+  "@org/receiver/IngestEdge"
+) {
   static readonly layer: Layer.Layer<
     IngestEdge,
     never,
@@ -55,8 +54,11 @@ export class IngestEdge extends Context.Tag("@org/receiver/IngestEdge")<
       const secrets = yield* Secrets
       const batcher = yield* IngestBatcher
       const decoder = yield* PostbackDecoder
-      const runtime = yield* Effect.runtime<never>()
-      const runFork = Runtime.runFork(runtime)
+      // The one place where `node:http` callbacks enter Effect: logs and
+      // metrics run with the services this layer was built with.
+      const context = yield* Effect.context<never>()
+      const runFork = Effect.runForkWith(context)
+      const count = (counter: Metric.Metric<number, unknown>) => counter.updateUnsafe(1, context)
       const secretMatches = secretCheck(secrets.postbackSecret)
       const secretParam = config.secretParam
       const maxBody = config.maxBodyBytes
@@ -86,7 +88,7 @@ export class IngestEdge extends Context.Tag("@org/receiver/IngestEdge")<
       const logUnauthorized = sampled("warning")
       const logUnavailable = sampled("error")
       const noteUnauthorized = (request: IncomingMessage) => {
-        counters.unauthorized.unsafeUpdate(1, [])
+        count(counters.unauthorized)
         logUnauthorized(
           "Refused postback requests without the right secret",
           `last from ${request.socket.remoteAddress ?? "unknown"}`
@@ -155,7 +157,7 @@ export class IngestEdge extends Context.Tag("@org/receiver/IngestEdge")<
         source: PostbackSource,
         errors: ReadonlyArray<{ readonly path: string; readonly message: string }>
       ) => {
-        counters.rejected.unsafeUpdate(1, [])
+        count(counters.rejected)
         void batcher
           .submitRejected({ source, request: rawRequest(request, params, body), errors })
           .then(() => send(response, 400, decoder.errorBody(errors)))
@@ -173,7 +175,7 @@ export class IngestEdge extends Context.Tag("@org/receiver/IngestEdge")<
         batcher.enqueue(
           toRow(decoded),
           (stored) => {
-            ;(stored.duplicate ? counters.duplicate : counters.accepted).unsafeUpdate(1, [])
+            count(stored.duplicate ? counters.duplicate : counters.accepted)
             sendJson(
               response,
               200,
@@ -193,7 +195,7 @@ export class IngestEdge extends Context.Tag("@org/receiver/IngestEdge")<
       }
 
       const unavailable = (response: ServerResponse, reason: string) => {
-        counters.unavailable.unsafeUpdate(1, [])
+        count(counters.unavailable)
         logUnavailable("Postbacks not stored; answered 503 so the sender retries", reason)
         send(
           response,
@@ -211,7 +213,7 @@ export class IngestEdge extends Context.Tag("@org/receiver/IngestEdge")<
         const params = new URLSearchParams(q === -1 ? "" : url.slice(q + 1))
         const method = request.method
         if (method !== "GET" && method !== "POST") {
-          counters.badMethod.unsafeUpdate(1, [])
+          count(counters.badMethod)
           send(
             response,
             405,
@@ -241,7 +243,7 @@ export class IngestEdge extends Context.Tag("@org/receiver/IngestEdge")<
         readBody(request, maxBody).then(
           (body) => {
             if (body === undefined) {
-              counters.tooLarge.unsafeUpdate(1, [])
+              count(counters.tooLarge)
               send(
                 response,
                 413,
@@ -267,12 +269,12 @@ export class IngestEdge extends Context.Tag("@org/receiver/IngestEdge")<
         )
       }
 
-      return {
+      return IngestEdge.of({
         handle,
         drain: () => {
           draining = true
         }
-      }
+      })
     })
   )
 }

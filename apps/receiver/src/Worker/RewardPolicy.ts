@@ -14,11 +14,11 @@ export type Decision =
   | { readonly status: "dead"; readonly error: string }
 
 /** Decides each postback's fate and how transient failures are retried. */
-export class RewardPolicy extends Context.Tag("@org/receiver/RewardPolicy")<
+export class RewardPolicy extends Context.Service<
   RewardPolicy,
   {
     readonly decide: (row: ClaimedRow) => Decision
     /** Seconds before retrying after `attempts` failed attempts, or `undefined` to give up. */
     readonly retryDelay: (attempts: number) => number | undefined
   }
->() {}
+>()("@org/receiver/RewardPolicy") {}

@@ -1,17 +1,17 @@
 import { readFile } from "node:fs/promises"
 import { delayAfter, exponential } from "@org/postback-retry"
 import {
-  convertEither,
+  convertResult,
   parseRules,
-  parseRulesJsonEither,
+  parseRulesJsonResult,
   type RewardRules
 } from "@org/reward-converter"
-import { ConfigError, Duration, Effect, Either, Layer, Option } from "effect"
-import { ReceiverConfig } from "../Config.ts"
+import { type Config, Duration, Effect, Layer, Option, Random, Result } from "effect"
+import { invalidSetting, ReceiverConfig } from "../Config.ts"
 import { RewardPolicy } from "./RewardPolicy.ts"
 
 /** The reward rules: `REWARD_RULES_FILE` when set, otherwise `{ multiplier: POINTS_PER_USD }`. */
-export const loadRewardRules: Effect.Effect<RewardRules, ConfigError.ConfigError, ReceiverConfig> =
+export const loadRewardRules: Effect.Effect<RewardRules, Config.ConfigError, ReceiverConfig> =
   Effect.gen(function* () {
     const config = yield* ReceiverConfig
     if (Option.isNone(config.rewardRulesFile)) {
@@ -21,13 +21,15 @@ export const loadRewardRules: Effect.Effect<RewardRules, ConfigError.ConfigError
     const text = yield* Effect.tryPromise({
       try: () => readFile(file, "utf8"),
       catch: (error) =>
-        ConfigError.InvalidData(
-          ["REWARD_RULES_FILE"],
-          `cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`
+        invalidSetting(
+          "REWARD_RULES_FILE",
+          `REWARD_RULES_FILE: cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`
         )
     })
-    return yield* Either.mapLeft(parseRulesJsonEither(text), (error) =>
-      ConfigError.InvalidData(["REWARD_RULES_FILE"], `${file}: ${error.message}`)
+    return yield* Effect.fromResult(parseRulesJsonResult(text)).pipe(
+      Effect.mapError((error) =>
+        invalidSetting("REWARD_RULES_FILE", `REWARD_RULES_FILE: ${file}: ${error.message}`)
+      )
     )
   })
 
@@ -38,12 +40,14 @@ export const loadRewardRules: Effect.Effect<RewardRules, ConfigError.ConfigError
  * - credited: the points and the converter's explanation
  * - the converter refuses the input (e.g. an absurd result): `dead`, with its message
  */
-export const RewardPolicyLive: Layer.Layer<RewardPolicy, ConfigError.ConfigError, ReceiverConfig> =
+export const RewardPolicyLive: Layer.Layer<RewardPolicy, Config.ConfigError, ReceiverConfig> =
   Layer.effect(
     RewardPolicy,
     Effect.gen(function* () {
       const config = yield* ReceiverConfig
       const rules = yield* loadRewardRules
+      // The jitter draws from Effect's Random, so a test can fix it.
+      const random = yield* Random.Random
       const retry = exponential({
         baseSeconds: Duration.toSeconds(config.workerRetryBase),
         factor: 2,
@@ -51,16 +55,16 @@ export const RewardPolicyLive: Layer.Layer<RewardPolicy, ConfigError.ConfigError
         maxAttempts: config.workerMaxAttempts,
         jitter: "full"
       })
-      return {
+      return RewardPolicy.of({
         decide: (row) => {
-          const result = convertEither(row.payout, rules, {
+          const result = convertResult(row.payout, rules, {
             offerId: row.offerId,
             advertiserName: row.advertiserName,
             isLoyaltyBoost: row.isLoyaltyBoost,
             at: row.occurredAt
           })
-          if (Either.isLeft(result)) return { status: "dead", error: result.left.message }
-          const { credited, points, explanation } = result.right
+          if (Result.isFailure(result)) return { status: "dead", error: result.failure.message }
+          const { credited, points, explanation } = result.success
           if (!credited) return { status: "recorded", outcome: explanation }
           if (row.userId === null) {
             return {
@@ -74,7 +78,8 @@ export const RewardPolicyLive: Layer.Layer<RewardPolicy, ConfigError.ConfigError
           }
           return { status: "credited", userId: row.userId, points, explanation }
         },
-        retryDelay: (attempts) => delayAfter(retry, attempts)
-      }
+        retryDelay: (attempts) =>
+          delayAfter(retry, attempts, { random: () => random.nextDoubleUnsafe() })
+      })
     })
   )

@@ -1,5 +1,5 @@
 import { hostname } from "node:os"
-import { Cause, Context, Duration, Effect, Layer, Metric } from "effect"
+import { Cause, Context, Duration, Effect, Layer, Metric, Result } from "effect"
 import { ReceiverConfig } from "../Config.ts"
 import { Database, type DatabaseError, useSql } from "../Db/Database.ts"
 import { RewardPolicy } from "./RewardPolicy.ts"
@@ -36,7 +36,7 @@ export interface BatchReport {
  * transaction per batch. Transient failures go back to `pending` with the
  * retry policy's delay, and to `dead` when it gives up.
  */
-export class Worker extends Context.Tag("@org/receiver/Worker")<
+export class Worker extends Context.Service<
   Worker,
   {
     readonly id: string
@@ -45,7 +45,7 @@ export class Worker extends Context.Tag("@org/receiver/Worker")<
     /** Passes until nothing is ready or everything claimed failed (tests). */
     readonly drain: Effect.Effect<number>
   }
->() {
+>()("@org/receiver/Worker") {
   static readonly make = Effect.gen(function* () {
     const { sql } = yield* Database
     const config = yield* ReceiverConfig
@@ -95,56 +95,58 @@ export class Worker extends Context.Tag("@org/receiver/Worker")<
     }
 
     /** Credits and settles `rows` in one transaction; the number credited now. */
-    const commit = (rows: ReadonlyArray<ClaimedRow>) => {
+    const commit = Effect.fn("Worker.commit")(function* (rows: ReadonlyArray<ClaimedRow>) {
       const { credits, settlements } = settle(rows)
-      return useSql("credit postbacks", () =>
+      const creditedNow = yield* useSql("credit postbacks", () =>
         sql.transaction(async (tx) => {
           const creditedNow = await credit(tx, id, credits)
           await finish(tx, id, settlements)
           return creditedNow.length
         })
-      ).pipe(
-        Effect.tap(() =>
-          Effect.forEach(settlements, (s) =>
-            Metric.increment(Metric.tagged(processed, "status", s.status))
-          )
-        )
       )
-    }
+      for (const s of settlements) {
+        yield* Metric.update(Metric.withAttributes(processed, { status: s.status }), 1)
+      }
+      return creditedNow
+    })
 
     /** Back to `pending` after the retry policy's delay, or `dead` when it gives up. */
-    const retryLater = (rows: ReadonlyArray<ClaimedRow>, error: DatabaseError) =>
-      Effect.gen(function* () {
-        yield* Metric.incrementBy(processingFailures, rows.length)
-        yield* Effect.logWarning(
-          `Processing failed for postback(s) ${rows.map((r) => r.id).join(", ")}; retrying later`,
+    const retryLater = Effect.fn("Worker.retryLater")(function* (
+      rows: ReadonlyArray<ClaimedRow>,
+      error: DatabaseError
+    ) {
+      yield* Metric.update(processingFailures, rows.length)
+      yield* Effect.logWarning(
+        `Processing failed for postback(s) ${rows.map((r) => r.id).join(", ")}; retrying later`,
+        error.message
+      )
+      yield* useSql("schedule retries", () =>
+        scheduleRetry(
+          sql,
+          id,
+          rows.map((row) => ({
+            postbackId: row.id,
+            delaySeconds: policy.retryDelay(row.attempts)
+          })),
           error.message
         )
-        yield* useSql("schedule retries", () =>
-          scheduleRetry(
-            sql,
-            id,
-            rows.map((row) => ({
-              postbackId: row.id,
-              delaySeconds: policy.retryDelay(row.attempts)
-            })),
-            error.message
-          )
-        ).pipe(
-          // If even that fails the database is gone; the lease brings the rows back.
-          Effect.catchTag("DatabaseError", () => Effect.void)
-        )
-      })
+      ).pipe(
+        // If even that fails the database is gone; the lease brings the rows back.
+        Effect.catchTag("DatabaseError", () => Effect.void)
+      )
+    })
 
     const runBatch: Effect.Effect<BatchReport> = Effect.gen(function* () {
       const rows = yield* useSql("claim postbacks", () =>
         claim(sql, id, leaseSeconds, config.workerBatchSize)
       )
       if (rows.length === 0) return { claimed: 0, credited: 0, failed: 0 }
-      const batch = yield* Effect.either(commit(rows))
-      if (batch._tag === "Right") return { claimed: rows.length, credited: batch.right, failed: 0 }
+      const batch = yield* Effect.result(commit(rows))
+      if (Result.isSuccess(batch)) {
+        return { claimed: rows.length, credited: batch.success, failed: 0 }
+      }
       if (rows.length === 1) {
-        yield* retryLater(rows, batch.left)
+        yield* retryLater(rows, batch.failure)
         return { claimed: 1, credited: 0, failed: 1 }
       }
       // One bad row must not hold the others back: settle each on its own,
@@ -152,12 +154,12 @@ export class Worker extends Context.Tag("@org/receiver/Worker")<
       let credited = 0
       let failed = 0
       for (const row of rows) {
-        const single = yield* Effect.either(commit([row]))
-        if (single._tag === "Right") {
-          credited += single.right
+        const single = yield* Effect.result(commit([row]))
+        if (Result.isSuccess(single)) {
+          credited += single.success
         } else {
           failed++
-          yield* retryLater([row], single.left)
+          yield* retryLater([row], single.failure)
         }
       }
       return { claimed: rows.length, credited, failed }
@@ -179,7 +181,7 @@ export class Worker extends Context.Tag("@org/receiver/Worker")<
       }
     })
 
-    return { id, runBatch, drain }
+    return Worker.of({ id, runBatch, drain })
   })
 
   static readonly layer: Layer.Layer<Worker, never, Database | ReceiverConfig | RewardPolicy> =
@@ -195,7 +197,7 @@ export const WorkerLoopLive: Layer.Layer<
   never,
   never,
   Worker | WakeSignal | Database | ReceiverConfig
-> = Layer.scopedDiscard(
+> = Layer.effectDiscard(
   Effect.gen(function* () {
     const config = yield* ReceiverConfig
     if (!config.workerEnabled) {
@@ -224,11 +226,11 @@ export const WorkerLoopLive: Layer.Layer<
         }
       }
     }).pipe(
-      Effect.catchAllCause((cause) =>
-        Cause.isInterruptedOnly(cause)
+      Effect.catchCause((cause) =>
+        Cause.hasInterruptsOnly(cause)
           ? Effect.void
           : Effect.logError("Worker loop crashed; restarting", cause).pipe(
-              Effect.zipRight(Effect.sleep(config.workerPollInterval))
+              Effect.andThen(Effect.sleep(config.workerPollInterval))
             )
       ),
       Effect.forever

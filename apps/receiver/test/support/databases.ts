@@ -62,7 +62,7 @@ export const testDatabases: ReadonlyArray<TestDatabase> = [
         {
           name: "postgres" as const,
           layer: () =>
-            Layer.unwrapScoped(
+            Layer.unwrap(
               Effect.map(makeIsolatedPostgres(testDatabaseUrl), ({ url }) =>
                 Database.layerPostgres(url, { poolSize: 6 })
               )

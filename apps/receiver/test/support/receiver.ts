@@ -1,5 +1,6 @@
-import { HttpServer } from "@effect/platform"
 import { Context, Effect, Layer } from "effect"
+import { HttpServer } from "effect/http"
+import { NetAddress } from "effect/net"
 import { makeReceiver } from "../../src/App.ts"
 import { ReceiverConfig } from "../../src/Config.ts"
 import { Database, type Sql } from "../../src/Db/Database.ts"
@@ -10,16 +11,16 @@ import { TEST_SECRET, testEnv } from "./env.ts"
 export { TEST_ADMIN_TOKEN, TEST_SECRET } from "./env.ts"
 
 /** A receiver running in this process on a free port, and handles to look inside it. */
-export class TestReceiver extends Context.Tag("test/TestReceiver")<
+export class TestReceiver extends Context.Service<
   TestReceiver,
   {
     readonly baseUrl: string
     /** `/postbacks` with the secret (and any extra query). */
     readonly postbackUrl: (query?: string) => string
     readonly sql: Sql
-    readonly worker: Context.Tag.Service<Worker>
+    readonly worker: Worker["Service"]
   }
->() {}
+>()("test/TestReceiver") {}
 
 /** The whole receiver on `database`, with settings from `env` over test defaults. */
 export const testReceiver = (database: TestDatabase, env: Record<string, string> = {}) =>
@@ -29,7 +30,7 @@ export const testReceiver = (database: TestDatabase, env: Record<string, string>
       const server = yield* HttpServer.HttpServer
       const { sql } = yield* Database
       const worker = yield* Worker
-      const port = server.address._tag === "TcpAddress" ? server.address.port : 0
+      const port = NetAddress.isInetAddress(server.address) ? server.address.port : 0
       const baseUrl = `http://127.0.0.1:${port}`
       return {
         baseUrl,

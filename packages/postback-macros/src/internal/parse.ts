@@ -1,4 +1,4 @@
-import { isWireField } from "@org/postback-schema"
+import { isWireField } from "@org/postback-schema/plain"
 import type {
   MacroLocation,
   MacroPart,

@@ -1,4 +1,4 @@
-import type { WireField } from "@org/postback-schema"
+import type { WireField } from "@org/postback-schema/plain"
 import type { MacroLocation, MacroTemplate } from "../MacroTemplate.ts"
 import type { Encoder } from "./encoding.ts"
 

@@ -1,7 +1,8 @@
 // The one decoder of postbacks. Both wire forms gather their raw values and
 // hand them to `decodeFields`, which checks every field and collects every
-// problem in a single pass. The schemas in PostbackJson.ts and PostbackQuery.ts
-// wrap these functions; nothing else decodes a postback.
+// problem in a single pass. The plain parsers (Parse.ts), the Standard Schemas and the Effect
+// Schemas (PostbackJson.ts, PostbackQuery.ts) all call these functions;
+// nothing else decodes a postback.
 //
 // Why not a Struct of per-field schemas: that was the first version, and on
 // the receiver's hot path Effect Schema's per-node cost (a Struct, a
@@ -147,7 +148,7 @@ export const decodeJsonBody = (input: unknown, o: ResolvedPostbackOptions): Deco
     return [
       {
         path: [],
-        message: `expected a JSON object with the postback fields, got ${show(input)}`,
+        message: `expected a JSON object with the postback fields, got ${input === null ? "null" : Array.isArray(input) ? "an array" : typeof input}`,
         actual: input
       }
     ]
@@ -269,7 +270,7 @@ export const decodeQuery = (input: QueryInput, o: ResolvedPostbackOptions): Deco
     return [
       {
         path: [],
-        message: `expected URLSearchParams or a record of query parameters, got ${show(input)}`,
+        message: `expected URLSearchParams or a record of query parameters, got ${typeof input}`,
         actual: input
       }
     ]

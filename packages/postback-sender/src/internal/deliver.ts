@@ -66,22 +66,27 @@ export const deliveryEffect = (
         return last.outcome
       })
     )
-    // The schedule's output is the state after each attempt; recording the
-    // attempt here, before the schedule sleeps, gives it its next due time.
-    const policy = Schedule.tapOutput(settings.schedule, (state: DeliveryState) =>
-      Effect.sync(() => {
-        let report = last!
-        if (state._tag === "retrying") report = { ...report, nextAttemptAt: state.nextAt }
-        attempts.push(report)
-        settings.onAttempt?.(report)
-      })
+    const record = (state: DeliveryState): void => {
+      let report = last!
+      if (state._tag === "retrying") report = { ...report, nextAttemptAt: state.nextAt }
+      attempts.push(report)
+      settings.onAttempt?.(report)
+    }
+    // The schedule's output is the state after each attempt that is to be
+    // retried; recording the attempt here, before the schedule sleeps, gives
+    // it its next due time. The last attempt ends the schedule instead, and
+    // is recorded when the repetition returns the final state.
+    const policy = Schedule.tap(settings.schedule, ({ output }) =>
+      Effect.sync(() => record(output))
     )
     return Effect.gen(function* () {
       const startedAt = yield* Clock.currentTimeMillis
       const state = yield* Effect.repeat(attempt, policy)
+      if (!isTerminal(state)) {
+        return yield* Effect.die(new Error(`unexpected final state ${state._tag}`))
+      }
+      yield* Effect.sync(() => record(state))
       const finishedAt = yield* Clock.currentTimeMillis
-      if (!isTerminal(state))
-        return yield* Effect.dieMessage(`unexpected final state ${state._tag}`)
       return {
         request,
         delivered: state._tag === "delivered",
@@ -100,6 +105,6 @@ export const deliveryEffect = (
 export const runPlain = <A, E>(effect: Effect.Effect<A, E>, signal?: AbortSignal): Promise<A> =>
   Effect.runPromiseExit(effect, signal === undefined ? undefined : { signal }).then((exit) => {
     if (Exit.isSuccess(exit)) return exit.value
-    if (signal?.aborted && Cause.isInterruptedOnly(exit.cause)) throw signal.reason
+    if (signal?.aborted && Cause.hasInterruptsOnly(exit.cause)) throw signal.reason
     throw Cause.squash(exit.cause)
   })

@@ -1,4 +1,4 @@
-import { Clock, Context, DefaultServices, Duration, Effect } from "effect"
+import { Clock, Context, Duration, Effect, Result } from "effect"
 import type { OutgoingRequest } from "../Endpoint.ts"
 
 /** The shape of `fetch` the sender calls: the global one, or a stub. */
@@ -112,18 +112,18 @@ const onAnyClock = (
     try: (signal) => fetchAnswer(request, settings, signal),
     catch: (error): Failure => ({ _tag: "connectionError", reason: reasonOf(error) })
   }).pipe(
-    Effect.timeoutFail({
+    Effect.timeoutOrElse({
       duration: Duration.millis(settings.timeoutMs),
-      onTimeout: () => TIMED_OUT
+      orElse: () => Effect.fail(TIMED_OUT)
     }),
-    Effect.either
+    Effect.result
   )
-  return Effect.flatMap(Clock.currentTimeNanos, (began) =>
+  return Effect.flatMap(Clock.monotonicTimeNanos, (began) =>
     Effect.flatMap(call, (result) =>
-      Effect.map(Clock.currentTimeNanos, (ended): Exchanged => {
+      Effect.map(Clock.monotonicTimeNanos, (ended): Exchanged => {
         const latencyMs = elapsedMs(began, ended)
-        if (result._tag === "Right") return classify(result.right, latencyMs)
-        const failure = result.left
+        if (Result.isSuccess(result)) return classify(result.success, latencyMs)
+        const failure = result.failure
         return failure._tag === "timeout"
           ? { _tag: "timeout", latencyMs }
           : { _tag: "connectionError", reason: failure.reason, latencyMs }
@@ -134,18 +134,19 @@ const onAnyClock = (
 
 /**
  * The live clock: the same exchange with a native timer in one async step.
- * `Effect.timeoutFail` forks a fiber per request; this costs a third as much,
- * which is what lets the load generator keep up with a fast receiver.
+ * `Effect.timeoutOrElse` races the fetch against a sleep in two forked
+ * fibers per request; one callback with a timer costs much less, which is
+ * what lets the load generator keep up with a fast receiver.
  */
 const onLiveClock = (
   request: OutgoingRequest,
   settings: ExchangeSettings,
   clock: Clock.Clock
 ): Effect.Effect<Exchanged> =>
-  Effect.async<Exchanged>((resume) => {
+  Effect.callback<Exchanged>((resume) => {
     const controller = new AbortController()
-    const began = clock.unsafeCurrentTimeNanos()
-    const latency = () => elapsedMs(began, clock.unsafeCurrentTimeNanos())
+    const began = clock.monotonicTimeNanosUnsafe()
+    const latency = () => elapsedMs(began, clock.monotonicTimeNanosUnsafe())
     let settled = false
     const timer = setTimeout(() => {
       if (settled) return
@@ -177,8 +178,12 @@ const onLiveClock = (
     })
   })
 
-/** Effect's own clock: when it is in use, native timers and `performance.now()` measure the same time. */
-export const liveClock: Clock.Clock = Context.get(DefaultServices.liveServices, Clock.Clock)
+/**
+ * Effect's own clock, the one a fiber reads when no other `Clock` was
+ * provided: when it is in use, native timers and `performance.now()`
+ * measure the same time.
+ */
+export const liveClock: Clock.Clock = Context.get(Context.empty(), Clock.Clock)
 
 /**
  * One HTTP exchange, timed on the Effect clock: the request, the status and
@@ -190,6 +195,6 @@ export const exchange = (
   request: OutgoingRequest,
   settings: ExchangeSettings
 ): Effect.Effect<Exchanged> =>
-  Effect.clockWith((clock) =>
+  Clock.clockWith((clock) =>
     clock === liveClock ? onLiveClock(request, settings, clock) : onAnyClock(request, settings)
   )

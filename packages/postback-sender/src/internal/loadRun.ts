@@ -128,6 +128,14 @@ export class LoadRun {
     this.advance()
   }
 
+  /**
+   * Starts every request already due, as the timer would when it fires: for
+   * a snapshot of the counters at this instant (progress).
+   */
+  catchUp(): void {
+    if (this.started) this.advance()
+  }
+
   /** Starts no more requests; those in flight finish, then the run ends. */
   stop(): void {
     if (this.over || this.stopping) return

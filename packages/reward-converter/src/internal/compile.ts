@@ -2,9 +2,9 @@
 // advertiser, cached per rules object so that the hot path does no lookups
 // beyond two Map reads.
 import { Decimal } from "@org/postback-schema"
-import { Either, Schema } from "effect"
+import { Result, SchemaParser } from "effect"
 import {
-  parseRulesEither,
+  parseRulesResult,
   type RewardOverride,
   type RewardRules,
   RewardRulesError,
@@ -33,7 +33,7 @@ const compile = (rules: RewardRules): CompiledRules => {
   return { rules, byOffer, byAdvertiser }
 }
 
-const encode = Schema.encodeUnknownEither(RewardRulesSchema, { errors: "all" })
+const encode = SchemaParser.encodeUnknownResult(RewardRulesSchema, { errors: "all" })
 
 /**
  * Validated rules ready to use. Rules from `parseRules` are used as they are;
@@ -42,24 +42,24 @@ const encode = Schema.encodeUnknownEither(RewardRulesSchema, { errors: "all" })
  */
 export const compileRules = (
   rules: RewardRules | RewardRulesInput
-): Either.Either<CompiledRules, RewardRulesError> => {
+): Result.Result<CompiledRules, RewardRulesError> => {
   const cached = cache.get(rules)
-  if (cached !== undefined) return Either.right(cached)
-  let validated: Either.Either<RewardRules, RewardRulesError>
+  if (cached !== undefined) return Result.succeed(cached)
+  let validated: Result.Result<RewardRules, RewardRulesError>
   if (validatedRules.has(rules)) {
-    validated = Either.right(rules as RewardRules)
+    validated = Result.succeed(rules as RewardRules)
   } else if (typeof rules === "object" && rules !== null && Decimal.isDecimal(rules.multiplier)) {
-    validated = Either.flatMap(
-      Either.mapLeft(
+    validated = Result.flatMap(
+      Result.mapError(
         encode(rules),
-        (error) => new RewardRulesError({ issues: ruleIssues(rules, error) })
+        (issue) => new RewardRulesError({ issues: ruleIssues(rules, issue, RewardRulesSchema.ast) })
       ),
-      parseRulesEither
+      parseRulesResult
     )
   } else {
-    validated = parseRulesEither(rules)
+    validated = parseRulesResult(rules)
   }
-  return Either.map(validated, (valid) => {
+  return Result.map(validated, (valid) => {
     // Only the frozen result of parseRules is cached: an object the caller
     // still holds could change before the next call.
     const compiled = compile(valid)
