@@ -17,17 +17,34 @@ import { wireValue } from "./WireFields.ts"
  *
  * // '{"offer_id":"1511","advertiser_name":"MomentScience","payout":"2.1","timestamp":"2023-09-20T15:27:40.802Z","is_loyaltyboost":"0","payload":[["session_id","abc"],["user_id","3410444"]]}'
  */
-export const canonicalPostbackKey = (postback: Postback): string => {
+export const canonicalPostbackKey = (
+  postback: Postback,
+  options?: CanonicalKeyOptions
+): string => {
   const keys = Object.keys(postback.payload).sort()
   // Entries as [key, value] pairs: a JSON object would list integer-like keys
   // ("10", "9") in numeric order whatever order they were added in.
   const payload = keys.map((key) => [key, postback.payload[key]!])
+  const unknown = options?.unknown
   return JSON.stringify({
     offer_id: wireValue(postback, "offer_id"),
     advertiser_name: wireValue(postback, "advertiser_name"),
     payout: postback.payout.normalize().toString(),
-    timestamp: wireValue(postback, "timestamp"),
-    is_loyaltyboost: wireValue(postback, "is_loyaltyboost"),
+    timestamp: unknown?.includes("timestamp") ? null : wireValue(postback, "timestamp"),
+    is_loyaltyboost: unknown?.includes("is_loyaltyboost")
+      ? null
+      : wireValue(postback, "is_loyaltyboost"),
     payload
   })
+}
+
+/** Options of {@link canonicalPostbackKey}. */
+export interface CanonicalKeyOptions {
+  /**
+   * Fields the sender did not give (or gave unreadably), whose values in the
+   * postback are stand-ins (the time of receipt, a configured default): they
+   * are `null` in the key, so that every retry of the delivery has the same
+   * key whatever the stand-in.
+   */
+  readonly unknown?: ReadonlyArray<"timestamp" | "is_loyaltyboost">
 }

@@ -56,7 +56,7 @@ describe("canonicalPostbackKey", () => {
       { ...base, payload: { "10": "a", "9": "b" } },
       { ...base, payload: { "10": "b", "9": "a" } }
     ]
-    const keys = new Set([base, ...variants].map(canonicalPostbackKey))
+    const keys = new Set([base, ...variants].map((postback) => canonicalPostbackKey(postback)))
     expect(keys.size).toBe(variants.length + 1)
   })
 
@@ -79,6 +79,27 @@ describe("canonicalPostbackKey", () => {
         expect(canonicalPostbackKey(reordered)).toBe(key)
       }),
       { numRuns: 200 }
+    )
+  })
+})
+
+describe("canonicalPostbackKey with unknown fields", () => {
+  it("prints a stand-in as null, so retries with another stand-in share the key", () => {
+    const postback = postbackOf(
+      parsePostbackJson({
+        offer_id: "1",
+        payout: "1",
+        timestamp: "2024-01-01T00:00:00Z",
+        is_loyaltyboost: "1"
+      })
+    )
+    const later = { ...postback, timestamp: new Date("2024-06-01T00:00:00Z") }
+    const unknown = { unknown: ["timestamp"] as const }
+    expect(canonicalPostbackKey(postback, unknown)).toBe(canonicalPostbackKey(later, unknown))
+    expect(canonicalPostbackKey(postback, unknown)).toContain('"timestamp":null')
+    expect(canonicalPostbackKey(postback)).not.toBe(canonicalPostbackKey(later))
+    expect(canonicalPostbackKey(postback, { unknown: ["is_loyaltyboost"] })).toContain(
+      '"is_loyaltyboost":null'
     )
   })
 })

@@ -104,6 +104,44 @@ describe("decodeRequest", () => {
     })
   )
 
+  it.effect("reads the body by its content, whatever the header says (bodyForm)", () =>
+    Effect.gen(function* () {
+      const underXml = yield* decodeRequest(
+        post(JSON.stringify(docsPostback), { "content-type": "text/xml" })
+      )
+      expect(underXml.offerId).toBe("1511")
+      const form = new URL(docsGetUrl).searchParams.toString()
+      for (const type of [{}, { "content-type": "text/plain" }]) {
+        const asForm = yield* decodeRequest(post(form, type))
+        expect(asForm.payload).toEqual({ user_id: "3410444" })
+      }
+    })
+  )
+
+  it.effect("drops a byte order mark and undoes gzip", () =>
+    Effect.gen(function* () {
+      const text = new TextEncoder().encode(JSON.stringify(docsPostback))
+      const withBom = new Uint8Array([0xef, 0xbb, 0xbf, ...text])
+      const bom = yield* decodeRequest(post(withBom, { "content-type": "application/json" }))
+      expect(bom.offerId).toBe("1511")
+      const gzipped = yield* Effect.promise(() =>
+        new Response(new Blob([text]).stream().pipeThrough(new CompressionStream("gzip"))).bytes()
+      )
+      const gzip = yield* decodeRequest(
+        post(gzipped, { "content-type": "application/json", "content-encoding": "gzip" })
+      )
+      expect(gzip.payout.toString()).toBe("2.10")
+      const wrong = yield* Effect.flip(
+        decodeRequest(
+          post(text, { "content-type": "application/json", "content-encoding": "gzip" })
+        )
+      )
+      expect(wrong.message).toBe("the request body is not valid gzip data (Content-Encoding: gzip)")
+      const unknown = yield* Effect.flip(decodeRequest(post(text, { "content-encoding": "zstd" })))
+      expect(unknown.message).toMatch(/the Content-Encoding "zstd" is not supported/)
+    })
+  )
+
   const refusals: ReadonlyArray<readonly [string, () => Request, RegExp]> = [
     [
       "a PUT",
@@ -111,9 +149,9 @@ describe("decodeRequest", () => {
       /^expected a GET or POST request, got PUT$/
     ],
     [
-      "an unsupported content type",
-      () => post("<xml/>", { "content-type": "application/xml" }),
-      /unsupported content type "application\/xml"/
+      "a multipart body",
+      () => post("--x\r\n\r\n--x--", { "content-type": "multipart/form-data; boundary=x" }),
+      /multipart\/form-data bodies are not read/
     ],
     [
       "invalid JSON",

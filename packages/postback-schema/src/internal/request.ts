@@ -2,6 +2,7 @@
 // Web APIs (Request, URL, URLSearchParams, TextDecoder, ReadableStream), so
 // the same code runs in Deno.serve, Bun, Cloudflare Workers and Node. Plain
 // promises, no Effect: the plain API and the Effect API both read through here.
+import { bodyForm, decodeContentEncoding, stripByteOrderMark } from "../RequestBody.ts"
 
 /** What the body or URL of a request holds, or why it cannot be read (`problem`). */
 export type RequestInput =
@@ -10,12 +11,6 @@ export type RequestInput =
   | { readonly form: "problem"; readonly message: string }
 
 const problem = (message: string): RequestInput => ({ form: "problem", message })
-
-const mediaType = (header: string | null): string =>
-  header === null ? "" : (header.split(";", 1)[0] ?? "").trim().toLowerCase()
-
-const isJsonMediaType = (type: string): boolean =>
-  type === "application/json" || type === "text/json" || type.endsWith("+json")
 
 /**
  * The body's bytes, reading at most `maxBytes` (a larger body is refused as
@@ -51,7 +46,7 @@ const readBytes = async (
   return out
 }
 
-/** The body as UTF-8 text, or a problem. */
+/** The body as UTF-8 text (encoding undone, byte order mark dropped), or a problem. */
 const readText = async (request: Request, maxBytes: number): Promise<{ text: string } | string> => {
   const declared = Number(request.headers.get("content-length") ?? Number.NaN)
   if (declared > maxBytes) {
@@ -62,8 +57,18 @@ const readText = async (request: Request, maxBytes: number): Promise<{ text: str
   if (body === null) return { text: "" }
   const bytes = await readBytes(body, maxBytes)
   if (typeof bytes === "string") return bytes
+  const decoded = await decodeContentEncoding(
+    bytes,
+    request.headers.get("content-encoding"),
+    maxBytes
+  )
+  if (!decoded.ok) return decoded.message
   try {
-    return { text: new TextDecoder("utf-8", { fatal: true }).decode(bytes) }
+    return {
+      text: new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(
+        stripByteOrderMark(decoded.body)
+      )
+    }
   } catch {
     return "the request body is not valid UTF-8"
   }
@@ -71,9 +76,9 @@ const readText = async (request: Request, maxBytes: number): Promise<{ text: str
 
 /**
  * Which wire form a request carries, and its raw input: the URL's query for
- * GET; for POST the JSON body, or a form body (`x-www-form-urlencoded`) read
- * like a query. A POST without a content type is read as JSON when its body
- * starts with `{`, as a form otherwise. Never rejects.
+ * GET; for POST the body, as JSON or as a form (`x-www-form-urlencoded`,
+ * read like a query) by the rule of `bodyForm`, after undoing any
+ * `Content-Encoding` and dropping a byte order mark. Never rejects.
  */
 export const readRequest = async (
   request: Request,
@@ -88,18 +93,12 @@ export const readRequest = async (
     }
   }
   if (method !== "POST") return problem(`expected a GET or POST request, got ${method}`)
-  const type = mediaType(request.headers.get("content-type"))
-  const isForm = type === "application/x-www-form-urlencoded"
-  if (!isForm && !isJsonMediaType(type) && type !== "" && type !== "text/plain") {
-    return problem(
-      `unsupported content type ${JSON.stringify(type)}; send application/json or application/x-www-form-urlencoded`
-    )
-  }
   const read = await readText(request, maxBodyBytes)
   if (typeof read === "string") return problem(read)
   const text = read.text
-  const asJson = isJsonMediaType(type) || (!isForm && text.trimStart().startsWith("{"))
-  if (!asJson) return { form: "query", query: new URLSearchParams(text) }
+  const form = bodyForm(request.headers.get("content-type"), text)
+  if (form.form === "unsupported") return problem(form.message)
+  if (form.form === "form") return { form: "query", query: new URLSearchParams(text) }
   if (text.trim() === "") return problem("the request body is empty; expected a JSON object")
   try {
     return { form: "json", body: JSON.parse(text) }
