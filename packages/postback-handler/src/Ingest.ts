@@ -79,6 +79,21 @@ export interface PostbackIngest {
   readonly maxQueryBytes: number
   /** Whether a presented secret is the right one (constant time). */
   readonly secretMatches: (presented: string | null | undefined) => boolean
+  /**
+   * What can be decided before reading the body (method, URL length, secret,
+   * HEAD probe): that outcome, or `undefined` when the body must be read and
+   * the delivery classified. Adapters call it first, so that nothing is read
+   * from a caller without the secret.
+   */
+  readonly admit: (request: {
+    readonly method: string
+    readonly url: string
+  }) =>
+    | Extract<
+        Classification,
+        { readonly _tag: "MethodNotAllowed" | "TooLarge" | "Unauthorized" | "Probe" }
+      >
+    | undefined
   /** Classifies one delivery (see {@link classifyDelivery}). */
   readonly classify: (delivery: Delivery) => Classification
 }
@@ -199,6 +214,10 @@ export const makePostbackIngest = (options: IngestOptions): PostbackIngest => {
     maxBodyBytes: resolved.maxBodyBytes,
     maxQueryBytes: resolved.maxQueryBytes,
     secretMatches: resolved.secretMatches,
+    admit: (request) => {
+      const admitted = admit(resolved, request.method, request.url)
+      return admitted._tag === "Admitted" ? undefined : admitted
+    },
     classify: (delivery) => classify(resolved, delivery)
   }
 }
@@ -232,13 +251,30 @@ const utf8Length = (text: string): number => {
   let n = 0
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i)
-    n += c < 0x80 ? 1 : c < 0x800 ? 2 : c >= 0xd800 && c <= 0xdbff ? (i++, 4) : 3
+    if (c < 0x80) n += 1
+    else if (c < 0x800) n += 2
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      n += 4
+      i++
+    } else n += 3
   }
   return n
 }
 
-const classify = (r: Resolved, delivery: Delivery): Classification => {
-  const method = delivery.method.toUpperCase()
+type Admission =
+  | Extract<
+      Classification,
+      { readonly _tag: "MethodNotAllowed" | "TooLarge" | "Unauthorized" | "Probe" }
+    >
+  | {
+      readonly _tag: "Admitted"
+      readonly method: "GET" | "POST"
+      readonly path: string
+      readonly params: ReadonlyArray<QueryParam>
+    }
+
+const admit = (r: Resolved, rawMethod: string, url: string): Admission => {
+  const method = rawMethod.toUpperCase()
   if (method !== "GET" && method !== "POST" && method !== "HEAD") {
     return {
       _tag: "MethodNotAllowed",
@@ -246,7 +282,7 @@ const classify = (r: Resolved, delivery: Delivery): Classification => {
       message: `${method} is not allowed here; use GET or POST`
     }
   }
-  const { path, query } = splitTarget(delivery.url)
+  const { path, query } = splitTarget(url)
   if (utf8Length(query) > r.maxQueryBytes) {
     return {
       _tag: "TooLarge",
@@ -264,6 +300,13 @@ const classify = (r: Resolved, delivery: Delivery): Classification => {
     }
   }
   if (method === "HEAD") return { _tag: "Probe", status: 200 }
+  return { _tag: "Admitted", method, path, params }
+}
+
+const classify = (r: Resolved, delivery: Delivery): Classification => {
+  const admitted = admit(r, delivery.method, delivery.url)
+  if (admitted._tag !== "Admitted") return admitted
+  const { method, path, params } = admitted
   const contentType = delivery.contentType ?? null
   const body = delivery.body ?? null
   if (body !== null && body.length > r.maxBodyBytes) {

@@ -1,3 +1,4 @@
+export * from "./Answer.ts"
 export * from "./Delivery.ts"
 export * from "./Identity.ts"
 export * from "./Ingest.ts"
