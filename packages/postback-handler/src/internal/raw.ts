@@ -1,7 +1,7 @@
 // The request as it came, for a person to read later, with the secret taken
 // out of every place a sender may have put it.
 import type { RawDelivery } from "../Delivery.ts"
-import { base64, decodeMarked } from "./bytes.ts"
+import { base64, decodeMarked, percentEncoded, unstorable } from "./bytes.ts"
 import { jsonText, parseJson } from "./fields.ts"
 import { parseQuery, type QueryParam } from "./query.ts"
 
@@ -10,8 +10,11 @@ const queryRecord = (
   secretParam: string
 ): Record<string, string | Array<string>> => {
   const query: Record<string, string | Array<string>> = {}
-  for (const { name, value } of params) {
-    if (name === secretParam) continue
+  const text = (t: string): string => (unstorable(t) === undefined ? t : percentEncoded(t))
+  for (const param of params) {
+    if (param.name === secretParam) continue
+    const name = text(param.name)
+    const value = text(param.value)
     const seen = query[name]
     if (seen === undefined) query[name] = value
     else if (Array.isArray(seen)) seen.push(value)
