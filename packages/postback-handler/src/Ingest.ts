@@ -1,6 +1,7 @@
 import { type MacroTemplate, match, parseTemplate } from "@org/postback-macros"
 import {
   bodyForm,
+  decodeContentEncoding,
   type PostbackOptions,
   resolvePostbackOptions,
   stripByteOrderMark,
@@ -96,6 +97,16 @@ export interface PostbackIngest {
     | undefined
   /** Classifies one delivery (see {@link classifyDelivery}). */
   readonly classify: (delivery: Delivery) => Classification
+  /**
+   * Undoes the body's `Content-Encoding` (gzip, deflate, br where the runtime
+   * has it; at most `maxBodyBytes` once decoded), then classifies. An
+   * encoding that cannot be undone is 415; a body that is not what its
+   * encoding claims is Rejected (400, kept raw); one that decodes past the
+   * limit is 413.
+   */
+  readonly classifyEncoded: (
+    delivery: Delivery & { readonly contentEncoding?: string | null | undefined }
+  ) => Promise<Classification>
 }
 
 const positiveInteger = (name: string, value: unknown, fallback: number): number => {
@@ -218,7 +229,42 @@ export const makePostbackIngest = (options: IngestOptions): PostbackIngest => {
       const admitted = admit(resolved, request.method, request.url)
       return admitted._tag === "Admitted" ? undefined : admitted
     },
-    classify: (delivery) => classify(resolved, delivery)
+    classify: (delivery) => classify(resolved, delivery),
+    classifyEncoded: async (delivery) => {
+      const encoding = delivery.contentEncoding
+      if (encoding == null || encoding === "" || delivery.body == null) {
+        return classify(resolved, delivery)
+      }
+      const admitted = admit(resolved, delivery.method, delivery.url)
+      if (admitted._tag !== "Admitted") return admitted
+      const decoded = await decodeContentEncoding(delivery.body, encoding, resolved.maxBodyBytes)
+      if (decoded.ok) return classify(resolved, { ...delivery, body: decoded.body })
+      switch (decoded.status) {
+        case 413:
+          return { _tag: "TooLarge", status: 413, message: decoded.message }
+        case 415:
+          return { _tag: "Unsupported", status: 415, message: decoded.message }
+        case 400: {
+          // Strip the secret if the body is in fact a readable form or JSON.
+          const shape = bodyForm(delivery.contentType, decodeMarked(delivery.body).text).form
+          return {
+            _tag: "Rejected",
+            status: 400,
+            source: "post-json",
+            issues: [{ path: "", message: decoded.message }],
+            raw: rawDelivery({
+              method: admitted.method,
+              path: admitted.path,
+              params: admitted.params,
+              contentType: delivery.contentType ?? null,
+              body: delivery.body,
+              form: shape === "unsupported" ? undefined : shape,
+              secretParam
+            })
+          }
+        }
+      }
+    }
   }
 }
 
