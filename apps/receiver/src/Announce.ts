@@ -39,11 +39,27 @@ export const AnnounceLive: Layer.Layer<
       ? Redacted.value(secrets.postbackSecret)
       : `<${config.secretParam} from POSTBACK_SECRET or ${secrets.file}>`
     const url = `${base}${INGEST_PATH}?${config.secretParam}=${shown}`
+    // With a registered template, the GET URL to paste is that template (with
+    // the secret), so that what the dashboard sends is what the edge reads.
+    const getUrl = Option.match(config.template, {
+      onNone: () => `${url}&${macroQuery(config.userIdKey)}`,
+      onSome: (template) => {
+        // The secret goes first in the query; the template's text is kept as it is.
+        const hash = template.indexOf("#")
+        const head = hash === -1 ? template : template.slice(0, hash)
+        const tail = hash === -1 ? "" : template.slice(hash)
+        const question = head.indexOf("?")
+        const secret = `${config.secretParam}=${shown}`
+        return question === -1
+          ? `${head}?${secret}${tail}`
+          : `${head.slice(0, question + 1)}${secret}&${head.slice(question + 1)}${tail}`
+      }
+    })
     const lines = [
       "",
       "Postback URL for the MomentScience dashboard:",
       `  POST (recommended): ${url}`,
-      `  GET with macros:    ${url}&${macroQuery(config.userIdKey)}`
+      `  GET with macros:    ${getUrl}`
     ]
     if (secrets.generated.postbackSecret) {
       lines.push(

@@ -141,7 +141,14 @@ export class StoredPostback extends Schema.Class<StoredPostback>("StoredPostback
   processedAt: Schema.NullOr(Schema.DateFromString),
   outcome: Schema.Unknown,
   lastError: Schema.NullOr(Schema.String),
+  /** What the ingest core normalised on the way in: `{ code, path, message }` items. */
+  flags: Schema.NullOr(
+    Schema.Array(
+      Schema.Struct({ code: Schema.String, path: Schema.String, message: Schema.String })
+    )
+  ),
   request: Schema.Unknown,
+  /** A rejected postback's problems, or why a held one waits for a person. */
   errors: Schema.Unknown
 }) {}
 

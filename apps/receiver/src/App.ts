@@ -4,8 +4,8 @@ import type { ReceiverConfig } from "./Config.ts"
 import { Database } from "./Db/Database.ts"
 import { HttpAppLive, ServerLive } from "./Http.ts"
 import { IngestBatcher } from "./Ingest/Batcher.ts"
-import { PostbackDecoder } from "./Ingest/Decoder.ts"
 import { IngestEdge } from "./Ingest/Edge.ts"
+import { IngestCore } from "./Ingest/Ingest.ts"
 import { Secrets } from "./Secrets.ts"
 import { RewardPolicyLive } from "./Worker/Rewards.ts"
 import { WakeSignal } from "./Worker/WakeSignal.ts"
@@ -19,11 +19,9 @@ import { Worker, WorkerLoopLive } from "./Worker/Worker.ts"
  */
 export const makeReceiver = <E>(database: Layer.Layer<Database, E, ReceiverConfig>) => {
   const base = Layer.mergeAll(WakeSignal.layer, Secrets.layer).pipe(Layer.provideMerge(database))
-  const services = Layer.mergeAll(
-    IngestBatcher.layer,
-    PostbackDecoder.layer,
-    RewardPolicyLive
-  ).pipe(Layer.provideMerge(base))
+  const services = Layer.mergeAll(IngestBatcher.layer, IngestCore.layer, RewardPolicyLive).pipe(
+    Layer.provideMerge(base)
+  )
   const edge = Layer.mergeAll(IngestEdge.layer, Worker.layer).pipe(Layer.provideMerge(services))
   const server = ServerLive.pipe(Layer.provideMerge(edge))
   return Layer.mergeAll(HttpAppLive, WorkerLoopLive, AnnounceLive).pipe(Layer.provideMerge(server))

@@ -1,3 +1,4 @@
+import { SECRET_PATTERN } from "@org/postback-handler"
 import { Decimal } from "@org/postback-schema"
 import {
   Config,
@@ -65,12 +66,27 @@ const payloadKey = (name: string) =>
     name
   )
 
-/** A secret of at least 16 characters; it stays `Redacted`. */
+/**
+ * A secret of at least 16 characters, each one that means the same in every
+ * part of a URL (RFC 3986 unreserved: `A-Z a-z 0-9 - . _ ~`): a `+`, `/`,
+ * `=`, `&`, `#`, `%` or space would be read differently by a sender or a
+ * proxy and every request would be refused. It stays `Redacted`.
+ */
 const secret = (name: string) =>
   Config.schema(
-    Schema.Redacted(Schema.String).check(
-      rule((value) => Redacted.value(value).length >= 16, `${name} must be at least 16 characters`)
-    ),
+    Schema.Redacted(Schema.String)
+      .check(
+        rule(
+          (value) => Redacted.value(value).length >= 16,
+          `${name} must be at least 16 characters`
+        )
+      )
+      .check(
+        rule(
+          (value) => SECRET_PATTERN.test(Redacted.value(value)),
+          `${name} may hold only A-Z a-z 0-9 - . _ ~ (characters such as + / = & # % or a space change meaning in a URL)`
+        )
+      ),
     name
   )
 
@@ -104,12 +120,20 @@ export const receiverConfig = Config.all({
     "POSTBACK_SECRET_PARAM"
   ).pipe(Config.withDefault("secret")),
   template: Config.String("POSTBACK_TEMPLATE").pipe(Config.option),
+  /** `is_loyaltyboost` of a postback that does not say (a template without `{is_loyaltyboost}`). */
+  defaultLoyaltyBoost: Config.Boolean("POSTBACK_DEFAULT_LOYALTYBOOST").pipe(
+    Config.withDefault(false)
+  ),
+  /** How far ahead of its receipt a conversion time may be before the postback is held. */
+  maxFutureSkewMs: nonNegativeInt("POSTBACK_MAX_FUTURE_SKEW_MS", 300_000),
   userIdKey: payloadKey("USER_ID_KEY").pipe(Config.withDefault("user_id")),
   dedupKey: payloadKey("POSTBACK_DEDUP_KEY").pipe(Config.option),
   pointsPerUsd: decimal("POINTS_PER_USD").pipe(Config.withDefault(Decimal.parse("10"))),
   rewardRulesFile: Config.String("REWARD_RULES_FILE").pipe(Config.option),
   adminToken: secret("ADMIN_TOKEN").pipe(Config.option),
   maxBodyBytes: positiveInt("MAX_BODY_BYTES", 64 * 1024),
+  /** Largest query string (a GET carries its payload there); the header limit is twice this. */
+  maxQueryBytes: positiveInt("MAX_QUERY_BYTES", 32 * 1024),
   holdPayoutAbove: decimal("PAYOUT_HOLD_ABOVE").pipe(Config.withDefault(Decimal.parse("1000"))),
   ingestBatchSize: positiveInt("INGEST_BATCH_SIZE", 500),
   ingestMaxInFlight: positiveInt("INGEST_MAX_INFLIGHT", 2),

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { NodeHttpServer } from "@effect/platform-node"
+import { errorAnswer } from "@org/postback-handler"
 import { Duration, Effect, Exit, Layer, Scope } from "effect"
 import { HttpRouter, HttpServer } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
@@ -44,12 +45,40 @@ export const ServerLive: Layer.Layer<HttpServer.HttpServer, never, ReceiverConfi
       const config = yield* ReceiverConfig
       const edge = yield* IngestEdge
       let app: ((request: IncomingMessage, response: ServerResponse) => void) | undefined
-      const server = createServer({ keepAliveTimeout: 65_000 }, (request, response) => {
-        if (isIngest(request.url)) edge.handle(request, response)
-        else if (app !== undefined) app(request, response)
-        else {
-          response.writeHead(503).end()
+      // Headers may take twice the largest query a GET postback may carry
+      // (MAX_QUERY_BYTES): past the query limit the edge answers 414 with
+      // its JSON; past this one Node stops parsing, and `clientError`
+      // answers 431 in the same JSON shape.
+      const server = createServer(
+        { keepAliveTimeout: 65_000, maxHeaderSize: 2 * config.maxQueryBytes },
+        (request, response) => {
+          if (isIngest(request.url)) edge.handle(request, response)
+          else if (app !== undefined) app(request, response)
+          else {
+            response.writeHead(503).end()
+          }
         }
+      )
+      server.on("clientError", (error: NodeJS.ErrnoException, socket) => {
+        if (!socket.writable) return socket.destroy()
+        const answer =
+          error.code === "HPE_HEADER_OVERFLOW"
+            ? errorAnswer(
+                431,
+                `the request line and headers are larger than ${2 * config.maxQueryBytes} bytes; send a large postback as a POST body`
+              )
+            : undefined
+        if (answer === undefined)
+          return socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n")
+        socket.end(
+          `HTTP/1.1 ${answer.status} Request Header Fields Too Large\r\n${Object.entries(
+            answer.headers
+          )
+            .map(([name, value]) => `${name}: ${value}\r\n`)
+            .join(
+              ""
+            )}content-length: ${Buffer.byteLength(answer.body)}\r\nconnection: close\r\n\r\n${answer.body}`
+        )
       })
       yield* Effect.callback<void>((resume) => {
         server.listen({ port: config.port, host: config.host }, () => resume(Effect.void))

@@ -1,6 +1,7 @@
-import { hash, randomBytes, timingSafeEqual } from "node:crypto"
+import { randomBytes } from "node:crypto"
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
+import { secretCheck } from "@org/postback-handler"
 import { Context, Effect, Layer, Option, Redacted } from "effect"
 import { ReceiverConfig } from "./Config.ts"
 
@@ -80,16 +81,11 @@ const writeKept = (file: string, secrets: Kept): void => {
   renameSync(temporary, file)
 }
 
-const digest = (value: string): Buffer => hash("sha256", value, "buffer")
-
 /**
- * A check of presented secrets against `expected`, in time that depends
- * neither on where they differ nor on the presented length (both sides are
- * hashed to the same size first). The expected digest is computed once.
+ * A check of presented secrets against `expected`, in constant time (the
+ * ingest core's `secretCheck`: both sides hashed, digests compared without
+ * an early exit). The expected digest is computed once.
  */
-export const secretCheck = (
+export const redactedSecretCheck = (
   expected: Redacted.Redacted<string>
-): ((presented: string | null | undefined) => boolean) => {
-  const wanted = digest(Redacted.value(expected))
-  return (presented) => presented != null && timingSafeEqual(digest(presented), wanted)
-}
+): ((presented: string | null | undefined) => boolean) => secretCheck(Redacted.value(expected))

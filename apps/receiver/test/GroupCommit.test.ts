@@ -17,6 +17,8 @@ const row = (key: string, overrides: Partial<InboxRow> = {}): InboxRow => ({
   payload: JSON.stringify({ user_id: "3410444" }),
   userId: "3410444",
   deliveryCount: 1,
+  flags: null,
+  problems: null,
   ...overrides
 })
 

@@ -8,7 +8,7 @@ import { samplePostback, sendOnce } from "@org/postback-sender"
 import { Effect, Layer, Redacted, Result } from "effect"
 import postgres from "postgres"
 import { ReceiverConfig } from "../src/Config.ts"
-import { PostbackDecoder } from "../src/Ingest/Decoder.ts"
+import { IngestCore } from "../src/Ingest/Ingest.ts"
 import { Secrets } from "../src/Secrets.ts"
 import { makeIsolatedPostgres, testDatabases, testDatabaseUrl } from "./support/databases.ts"
 import { TEST_ADMIN_TOKEN } from "./support/env.ts"
@@ -22,10 +22,18 @@ const configError = (values: Record<string, string>) =>
     const result = yield* Effect.result(
       Effect.gen(function* () {
         yield* ReceiverConfig
-        yield* PostbackDecoder
+        yield* IngestCore
       }).pipe(
         Effect.provide(
-          PostbackDecoder.layer.pipe(Layer.provideMerge(ReceiverConfig.fromRecord(values)))
+          IngestCore.layer.pipe(
+            Layer.provideMerge(Secrets.layer),
+            Layer.provideMerge(
+              ReceiverConfig.fromRecord({
+                RECEIVER_DATA_DIR: mkdtempSync(join(tmpdir(), "receiver-settings-")),
+                ...values
+              })
+            )
+          )
         )
       )
     )
@@ -40,6 +48,17 @@ describe("settings", () => {
       expect(yield* configError({ POSTBACK_SECRET: "short" })).toContain(
         "POSTBACK_SECRET must be at least 16 characters"
       )
+      for (const name of ["POSTBACK_SECRET", "ADMIN_TOKEN"]) {
+        for (const value of [
+          "Pub+Secret/2024==abc",
+          "has a space in it 123",
+          "per%cent-0123456789"
+        ]) {
+          expect(yield* configError({ [name]: value })).toContain(
+            `${name} may hold only A-Z a-z 0-9 - . _ ~`
+          )
+        }
+      }
       expect(yield* configError({ USER_ID_KEY: "user id" })).toContain("USER_ID_KEY")
       expect(yield* configError({ WORKER_BATCH_SIZE: "0" })).toContain("WORKER_BATCH_SIZE")
       expect(yield* configError({ POSTBACK_TEMPLATE: "https://x.example/pb?a={payout" })).toContain(
@@ -127,7 +146,7 @@ layer(testReceiver(database, { POSTBACK_TEMPLATE: TEMPLATE }), {
     })
   )
 
-  it.effect("a value the database cannot store (NUL) gets 400, not 503", () =>
+  it.effect("a value that cannot be stored as text (NUL) is held with its bytes, not refused", () =>
     Effect.gen(function* () {
       const receiver = yield* TestReceiver
       const response = yield* Effect.promise(() =>
@@ -137,10 +156,18 @@ layer(testReceiver(database, { POSTBACK_TEMPLATE: TEMPLATE }), {
           )
         )
       )
-      expect(response.status).toBe(400)
-      expect(JSON.stringify(yield* Effect.promise(() => response.json()))).toContain(
-        "payload.user_id"
+      expect(response.status).toBe(200)
+      const body = (yield* Effect.promise(() => response.json())) as { id: number; status: string }
+      expect(body.status).toBe("held")
+      const [row] = yield* Effect.promise(() =>
+        receiver.sql.query<{ status: string; user_id: string; errors: unknown; flags: unknown }>(
+          "SELECT status, user_id, errors, flags FROM postbacks WHERE id = $1",
+          [body.id]
+        )
       )
+      expect(row).toMatchObject({ status: "held", user_id: "a%00b" })
+      expect(JSON.stringify(row?.errors)).toContain("payload.user_id")
+      expect(JSON.stringify(row?.flags)).toContain("unstorable_text")
     })
   )
 })

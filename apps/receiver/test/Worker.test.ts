@@ -23,6 +23,8 @@ const row = (i: number, overrides: Partial<InboxRow> = {}): InboxRow => ({
   payload: JSON.stringify({ user_id: `user-${i % 37}` }),
   userId: `user-${i % 37}`,
   deliveryCount: 1,
+  flags: null,
+  problems: null,
   ...overrides
 })
 

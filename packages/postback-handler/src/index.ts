@@ -1,5 +1,6 @@
 export * from "./Answer.ts"
 export * from "./Delivery.ts"
+export * from "./Handler.ts"
 export * from "./Identity.ts"
 export * from "./Ingest.ts"
 export * from "./SecretCheck.ts"

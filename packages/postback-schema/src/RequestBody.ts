@@ -82,7 +82,7 @@ const FORMATS: Readonly<Record<string, string>> = {
 
 const supports = (format: string): boolean => {
   try {
-    new DecompressionStream(format as CompressionFormat)
+    new DecompressionStream(format as ConstructorParameters<typeof DecompressionStream>[0])
     return true
   } catch {
     return false
@@ -147,7 +147,7 @@ const decompress = async (
 ): Promise<Uint8Array | "too large" | "invalid"> => {
   const stream = new Blob([bytes as Uint8Array<ArrayBuffer>])
     .stream()
-    .pipeThrough(new DecompressionStream(format as CompressionFormat))
+    .pipeThrough(new DecompressionStream(format as ConstructorParameters<typeof DecompressionStream>[0]))
   const reader = stream.getReader()
   const chunks: Array<Uint8Array> = []
   let length = 0

@@ -24,6 +24,7 @@ const toStored = (row: typeof postbacks.$inferSelect): StoredPostback =>
     processedAt: row.processedAt,
     outcome: row.outcome,
     lastError: row.lastError,
+    flags: row.flags,
     request: row.request,
     errors: row.errors
   })

@@ -5,13 +5,13 @@ import { AdminAuth, Health, Readiness, ReceiverApi, RewardTransaction, UserLedge
 import { Database, useSql } from "../Db/Database.ts"
 import { accounts, postbacks, rewardTransactions } from "../Db/schema.ts"
 import { prometheusText } from "../Metrics.ts"
-import { Secrets, secretCheck } from "../Secrets.ts"
+import { redactedSecretCheck, Secrets } from "../Secrets.ts"
 
 export const AdminAuthLive: Layer.Layer<AdminAuth, never, Secrets> = Layer.effect(
   AdminAuth,
   Effect.gen(function* () {
     const { adminToken } = yield* Secrets
-    const matches = secretCheck(adminToken)
+    const matches = redactedSecretCheck(adminToken)
     return AdminAuth.of({
       bearer: (httpEffect, { credential }) =>
         matches(Redacted.value(credential))

@@ -1,3 +1,4 @@
+import type { PostbackFlag, PostbackSource, RawDelivery } from "@org/postback-handler"
 import { sql } from "drizzle-orm"
 import {
   bigint,
@@ -37,17 +38,15 @@ export const POSTBACK_STATUSES = [
 
 export type PostbackStatus = (typeof POSTBACK_STATUSES)[number]
 
-/** How the postback arrived. */
-export type PostbackSource = "get" | "get-template" | "post-json" | "post-form"
+/** How the postback arrived (see `PostbackSource` of `@org/postback-handler`). */
+export type { PostbackSource }
 
-/** The raw request kept for a rejected postback (the secret removed). */
-export interface RawRequest {
-  readonly method: string
-  readonly path: string
-  readonly query: Readonly<Record<string, string | ReadonlyArray<string>>>
-  readonly contentType: string | null
-  readonly body: string | null
-  readonly bodyTruncated: boolean
+/**
+ * The raw request kept for a rejected postback: the ingest core's
+ * `RawDelivery` (the secret removed from query and body; a body that is not
+ * text as base64) and the caller's address.
+ */
+export interface RawRequest extends RawDelivery {
   readonly remoteAddress: string | null
 }
 
@@ -89,8 +88,11 @@ export const postbacks = pgTable(
     /** Why the postback ended as it did (reward explanation, reason for recorded/unattributed/held). */
     outcome: jsonb("outcome").$type<Record<string, unknown>>(),
     lastError: text("last_error"),
-    /** Rejected rows: the request as received, and every problem found. */
+    /** What the ingest core normalised on the way in (a defaulted timestamp, an unreplaced macro, ...). */
+    flags: jsonb("flags").$type<ReadonlyArray<PostbackFlag>>(),
+    /** Rejected rows: the request as received. */
     request: jsonb("request").$type<RawRequest>(),
+    /** Rejected rows: every problem found; held rows: why a person must look. */
     errors: jsonb("errors").$type<ReadonlyArray<{ path: string; message: string }>>()
   },
   (table) => [

@@ -1,38 +1,54 @@
-import { hash } from "node:crypto"
 import type { IncomingMessage, ServerResponse } from "node:http"
-import { Context, Effect, Layer, Metric, Option } from "effect"
+import {
+  type Answer,
+  answerOf,
+  type Classification,
+  errorAnswer,
+  unavailableAnswer
+} from "@org/postback-handler"
+import { Context, Effect, Layer, Metric } from "effect"
 import { ReceiverConfig } from "../Config.ts"
-import type { PostbackSource, RawRequest } from "../Db/schema.ts"
-import { Secrets, secretCheck } from "../Secrets.ts"
+import type { RawRequest } from "../Db/schema.ts"
 import { IngestBatcher, StoreRefused } from "./Batcher.ts"
-import { type Decoded, PostbackDecoder } from "./Decoder.ts"
 import type { InboxRow } from "./InboxSql.ts"
+import { IngestCore } from "./Ingest.ts"
 
 const received = Metric.counter("receiver_postbacks_received_total", {
   description:
-    "Postback deliveries by outcome (accepted, duplicate, rejected, unauthorized, unavailable, too_large)",
+    "Postback deliveries by outcome (accepted, held, duplicate, rejected, unauthorized, unavailable, too_large, unsupported, method_not_allowed, probe)",
   incremental: true
 })
 const outcome = (name: string) => Metric.withAttributes(received, { outcome: name })
 const counters = {
   accepted: outcome("accepted"),
+  held: outcome("held"),
   duplicate: outcome("duplicate"),
   rejected: outcome("rejected"),
   unauthorized: outcome("unauthorized"),
   unavailable: outcome("unavailable"),
   tooLarge: outcome("too_large"),
-  badMethod: outcome("method_not_allowed")
+  unsupported: outcome("unsupported"),
+  badMethod: outcome("method_not_allowed"),
+  probe: outcome("probe")
 }
+const refusals = {
+  Unauthorized: counters.unauthorized,
+  MethodNotAllowed: counters.badMethod,
+  TooLarge: counters.tooLarge,
+  Unsupported: counters.unsupported,
+  Probe: counters.probe
+} as const
 
 /**
  * The ingest route's HTTP edge: a plain `node:http` handler for
- * `GET|POST /postbacks`, mounted in front of the Effect router by the server
- * layer (Http.ts). It is deliberately thin: per request it only checks the
- * secret, reads the body, decodes with `@org/postback-schema` and hands the
- * row to the group-commit batcher; every rule it applies comes from the
- * app's services (config, secrets, decoder, batcher). Running each request
- * through the platform's router, middleware and body stream cost more than
- * half the throughput here, so this route is the one place that skips them.
+ * `/postbacks`, mounted in front of the Effect router by the server layer
+ * (Http.ts). It only moves bytes: it reads the body (up to the limit),
+ * hands the delivery to the ingest core of `@org/postback-handler` (which
+ * decides everything: secret, method, body form, encoding, template,
+ * decoding, identity), turns an accepted postback into an inbox row for the
+ * group-commit batcher, and answers. Running each request through the
+ * platform's router, middleware and body stream cost more than half the
+ * throughput here, so this route is the one place that skips them.
  */
 export interface IngestEdgeShape {
   readonly handle: (request: IncomingMessage, response: ServerResponse) => void
@@ -46,40 +62,36 @@ export class IngestEdge extends Context.Service<IngestEdge, IngestEdgeShape>()(
   static readonly layer: Layer.Layer<
     IngestEdge,
     never,
-    ReceiverConfig | Secrets | IngestBatcher | PostbackDecoder
+    ReceiverConfig | IngestBatcher | IngestCore
   > = Layer.effect(
     IngestEdge,
     Effect.gen(function* () {
       const config = yield* ReceiverConfig
-      const secrets = yield* Secrets
       const batcher = yield* IngestBatcher
-      const decoder = yield* PostbackDecoder
+      const ingest = yield* IngestCore
       // The one place where `node:http` callbacks enter Effect: logs and
       // metrics run with the services this layer was built with.
       const context = yield* Effect.context<never>()
       const runFork = Effect.runForkWith(context)
       const count = (counter: Metric.Metric<number, unknown>) => counter.updateUnsafe(1, context)
-      const secretMatches = secretCheck(secrets.postbackSecret)
-      const secretParam = config.secretParam
-      const maxBody = config.maxBodyBytes
       const userIdKey = config.userIdKey
-      const dedupKey = Option.getOrUndefined(config.dedupKey)
       const holdAbove = config.holdPayoutAbove
+      const maxBody = ingest.maxBodyBytes
       let draining = false
 
       // At most one log line a second per kind, with the count since the last
       // one, so a flood of bad requests or an outage cannot flood the logs.
       const sampled = (level: "warning" | "error") => {
-        let count = 0
+        let n = 0
         let last = 0
         return (message: string, detail: string) => {
-          count++
+          n++
           const now = Date.now()
           if (now - last < 1000) return
-          const n = count
-          count = 0
+          const since = n
+          n = 0
           last = now
-          const line = `${message} (${n} since the last report)`
+          const line = `${message} (${since} since the last report)`
           runFork(
             level === "warning" ? Effect.logWarning(line, detail) : Effect.logError(line, detail)
           )
@@ -87,148 +99,123 @@ export class IngestEdge extends Context.Service<IngestEdge, IngestEdgeShape>()(
       }
       const logUnauthorized = sampled("warning")
       const logUnavailable = sampled("error")
-      const noteUnauthorized = (request: IncomingMessage) => {
-        count(counters.unauthorized)
-        logUnauthorized(
-          "Refused postback requests without the right secret",
-          `last from ${request.socket.remoteAddress ?? "unknown"}`
-        )
+
+      const unavailable = (response: ServerResponse, reason: string) => {
+        count(counters.unavailable)
+        logUnavailable("Postbacks not stored; answered 503 so the sender retries", reason)
+        reply(response, unavailableAnswer())
       }
 
-      const authorized = (params: URLSearchParams): boolean => {
-        const presented = params.getAll(secretParam)
-        if (presented.length !== 1) return false
-        return secretMatches(presented[0])
-      }
+      const rawOf = (
+        request: IncomingMessage,
+        raw: Extract<Classification, { _tag: "Rejected" }>["raw"]
+      ): RawRequest => ({ ...raw, remoteAddress: request.socket.remoteAddress ?? null })
 
-      const toRow = (decoded: Decoded & { ok: true }): InboxRow => {
-        const { postback } = decoded
-        const userId = postback.payload[userIdKey]?.trim() || null
-        const explicit = dedupKey === undefined ? undefined : postback.payload[dedupKey]
-        const identity =
-          explicit === undefined || explicit === ""
-            ? `postback:${decoder.canonicalKey(postback)}`
-            : `payload:${dedupKey}=${explicit}`
+      const toRow = (accepted: Extract<Classification, { _tag: "Accepted" }>): InboxRow => {
+        const { postback } = accepted
+        const holds = [...accepted.holds]
+        if (postback.payout.compare(holdAbove) > 0) {
+          holds.push({
+            path: "payout",
+            message: `is above PAYOUT_HOLD_ABOVE (${holdAbove.toString()} USD): a person approves it first`
+          })
+        }
         return {
-          dedupKey: hash("sha256", identity, "base64url"),
-          status: postback.payout.compare(holdAbove) > 0 ? "held" : "pending",
-          source: decoded.source,
+          dedupKey: accepted.identity,
+          status: holds.length > 0 ? "held" : "pending",
+          source: accepted.source,
           offerId: postback.offerId,
           advertiserName: postback.advertiserName,
           payout: postback.payout.toString(),
           occurredAt: postback.timestamp.toISOString(),
           isLoyaltyBoost: postback.isLoyaltyBoost,
           payload: JSON.stringify(postback.payload),
-          userId,
-          deliveryCount: 1
-        }
-      }
-
-      const rawRequest = (
-        request: IncomingMessage,
-        params: URLSearchParams,
-        body: string | null
-      ): RawRequest => {
-        const query: Record<string, string | Array<string>> = {}
-        for (const [name, value] of params) {
-          if (name === secretParam) continue
-          const seen = query[name]
-          if (seen === undefined) query[name] = value
-          else if (Array.isArray(seen)) seen.push(value)
-          else query[name] = [seen, value]
-        }
-        const limit = 8 * 1024
-        return {
-          method: request.method ?? "",
-          path: (request.url ?? "").split("?")[0] ?? "",
-          query,
-          contentType: request.headers["content-type"] ?? null,
-          body: body === null ? null : body.slice(0, limit),
-          bodyTruncated: body !== null && body.length > limit,
-          remoteAddress: request.socket.remoteAddress ?? null
+          userId: postback.payload[userIdKey]?.trim() || null,
+          deliveryCount: 1,
+          flags: accepted.flags.length === 0 ? null : JSON.stringify(accepted.flags),
+          problems: holds.length === 0 ? null : JSON.stringify(holds)
         }
       }
 
       const reject = (
         request: IncomingMessage,
         response: ServerResponse,
-        params: URLSearchParams,
-        body: string | null,
-        source: PostbackSource,
-        errors: ReadonlyArray<{ readonly path: string; readonly message: string }>
+        rejected: Extract<Classification, { _tag: "Rejected" }>
       ) => {
         count(counters.rejected)
         void batcher
-          .submitRejected({ source, request: rawRequest(request, params, body), errors })
-          .then(() => send(response, 400, decoder.errorBody(errors)))
+          .submitRejected({
+            source: rejected.source,
+            request: rawOf(request, rejected.raw),
+            errors: rejected.issues
+          })
+          .then(() => reply(response, answerOf(rejected)))
       }
 
-      const accept = (
+      const settle = (
         request: IncomingMessage,
         response: ServerResponse,
-        params: URLSearchParams,
-        body: string | null,
-        decoded: Decoded
-      ) => {
-        if (!decoded.ok)
-          return reject(request, response, params, body, decoded.source, decoded.errors)
-        batcher.enqueue(
-          toRow(decoded),
-          (stored) => {
-            count(stored.duplicate ? counters.duplicate : counters.accepted)
-            sendJson(
-              response,
-              200,
-              `{"status":"accepted","id":${stored.id},"duplicate":${stored.duplicate}}`
+        classified: Classification
+      ): void => {
+        switch (classified._tag) {
+          case "Accepted": {
+            const row = toRow(classified)
+            batcher.enqueue(
+              row,
+              (stored) => {
+                count(
+                  stored.duplicate
+                    ? counters.duplicate
+                    : row.status === "held"
+                      ? counters.held
+                      : counters.accepted
+                )
+                sendJson(
+                  response,
+                  200,
+                  `{"status":"${row.status === "held" ? "held" : "accepted"}","id":${stored.id},"duplicate":${stored.duplicate}}`
+                )
+              },
+              (error) => {
+                if (error instanceof StoreRefused) {
+                  reject(request, response, {
+                    _tag: "Rejected",
+                    status: 400,
+                    source: classified.source,
+                    issues: [
+                      { path: "", message: `the database refused the postback: ${error.message}` }
+                    ],
+                    raw: classified.raw
+                  })
+                } else {
+                  unavailable(response, error.message)
+                }
+              }
             )
-          },
-          (error) => {
-            if (error instanceof StoreRefused) {
-              reject(request, response, params, body, decoded.source, [
-                { path: "", message: `the database refused the postback: ${error.message}` }
-              ])
-            } else {
-              unavailable(response, error.message)
-            }
+            return
           }
-        )
-      }
-
-      const unavailable = (response: ServerResponse, reason: string) => {
-        count(counters.unavailable)
-        logUnavailable("Postbacks not stored; answered 503 so the sender retries", reason)
-        send(
-          response,
-          503,
-          { error: "unavailable", message: "the postback was not stored; retry later" },
-          {
-            "retry-after": "60"
-          }
-        )
+          case "Rejected":
+            reject(request, response, classified)
+            return
+          case "Unauthorized":
+            logUnauthorized(
+              "Refused postback requests without the right secret",
+              `last from ${request.socket.remoteAddress ?? "unknown"}`
+            )
+            break
+        }
+        count(refusals[classified._tag])
+        reply(response, answerOf(classified))
       }
 
       const handle = (request: IncomingMessage, response: ServerResponse): void => {
-        const url = request.url ?? ""
-        const q = url.indexOf("?")
-        const params = new URLSearchParams(q === -1 ? "" : url.slice(q + 1))
-        const method = request.method
-        if (method !== "GET" && method !== "POST") {
-          count(counters.badMethod)
-          send(
-            response,
-            405,
-            { error: "method_not_allowed", message: "use GET or POST" },
-            { allow: "GET, POST" }
-          )
-          return
-        }
-        if (!authorized(params)) {
-          noteUnauthorized(request)
+        const receivedAt = new Date()
+        const method = request.method ?? ""
+        const url = request.url ?? "/"
+        const admitted = ingest.admit({ method, url })
+        if (admitted !== undefined) {
           request.resume()
-          send(response, 401, {
-            error: "unauthorized",
-            message: `missing or wrong ${secretParam} parameter`
-          })
+          settle(request, response, admitted)
           return
         }
         if (draining) {
@@ -236,31 +223,36 @@ export class IngestEdge extends Context.Service<IngestEdge, IngestEdgeShape>()(
           unavailable(response, "shutting down")
           return
         }
-        if (method === "GET") {
-          accept(request, response, params, null, decoder.decodeGet(url, params))
+        if (method.toUpperCase() === "GET") {
+          settle(request, response, ingest.classify({ method, url, receivedAt }))
           return
         }
         readBody(request, maxBody).then(
           (body) => {
             if (body === undefined) {
               count(counters.tooLarge)
-              send(
+              reply(
                 response,
-                413,
-                { error: "payload_too_large", message: `the body exceeds ${maxBody} bytes` },
-                {
+                errorAnswer(413, `the request body has more than ${maxBody} bytes, the limit`, {
                   connection: "close"
-                }
+                })
               )
               return
             }
-            accept(
-              request,
-              response,
-              params,
+            const contentEncoding = request.headers["content-encoding"]
+            const delivery = {
+              method,
+              url,
+              contentType: request.headers["content-type"] ?? null,
               body,
-              decoder.decodePost(request.headers["content-type"], body)
-            )
+              receivedAt
+            }
+            if (contentEncoding === undefined) settle(request, response, ingest.classify(delivery))
+            else {
+              void ingest
+                .classifyEncoded({ ...delivery, contentEncoding })
+                .then((classified) => settle(request, response, classified))
+            }
           },
           () => {
             // The client went away mid-body: nothing to answer.
@@ -279,8 +271,8 @@ export class IngestEdge extends Context.Service<IngestEdge, IngestEdgeShape>()(
   )
 }
 
-/** The body as text, or `undefined` once it exceeds `limit` bytes (then reading stops). */
-const readBody = (request: IncomingMessage, limit: number): Promise<string | undefined> =>
+/** The body's bytes, or `undefined` once they exceed `limit` (then reading stops). */
+const readBody = (request: IncomingMessage, limit: number): Promise<Uint8Array | undefined> =>
   new Promise((resolve, reject) => {
     const declared = Number(request.headers["content-length"])
     if (declared > limit) {
@@ -301,33 +293,27 @@ const readBody = (request: IncomingMessage, limit: number): Promise<string | und
       }
     })
     request.on("end", () => {
-      if (size <= limit)
-        resolve(
-          chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8")
-        )
+      if (size <= limit) resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))
     })
     request.on("error", reject)
   })
 
-const send = (
-  response: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {}
-): void => sendJson(response, status, JSON.stringify(body), headers)
+/** Writes an answer of the ingest core. */
+const reply = (response: ServerResponse, answer: Answer): void => {
+  if (response.headersSent || response.destroyed) return
+  response.writeHead(answer.status, {
+    ...answer.headers,
+    "content-length": Buffer.byteLength(answer.body)
+  })
+  response.end(answer.body)
+}
 
-const sendJson = (
-  response: ServerResponse,
-  status: number,
-  text: string,
-  headers?: Record<string, string>
-): void => {
+const sendJson = (response: ServerResponse, status: number, text: string): void => {
   if (response.headersSent || response.destroyed) return
   response.writeHead(status, {
     "content-type": "application/json; charset=utf-8",
     "content-length": Buffer.byteLength(text),
-    "cache-control": "no-store",
-    ...headers
+    "cache-control": "no-store"
   })
   response.end(text)
 }

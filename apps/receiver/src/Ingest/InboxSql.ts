@@ -16,6 +16,10 @@ export interface InboxRow {
   readonly userId: string | null
   /** Deliveries of this postback folded into this row (1 unless duplicates met in one batch). */
   readonly deliveryCount: number
+  /** What the ingest core normalised (JSON array of flags), or null. */
+  readonly flags: string | null
+  /** Why it is held for a person (JSON array of `{ path, message }`), or null. */
+  readonly problems: string | null
 }
 
 /** One request that was not a valid postback. */
@@ -42,18 +46,19 @@ export interface InsertedRow {
 const INSERT_POSTBACKS = `
 INSERT INTO postbacks AS p (
   dedup_key, status, source, offer_id, advertiser_name, payout, occurred_at,
-  is_loyalty_boost, payload, user_id, delivery_count, next_attempt_at
+  is_loyalty_boost, payload, user_id, delivery_count, flags, errors, next_attempt_at
 )
 SELECT
   b.dedup_key, b.status, b.source, b.offer_id, b.advertiser_name, b.payout::numeric,
   b.occurred_at::timestamptz, b.is_loyalty_boost::boolean, b.payload::jsonb, b.user_id,
-  b.delivery_count::integer, CASE WHEN b.status = 'pending' THEN now() END
+  b.delivery_count::integer, b.flags::jsonb, b.problems::jsonb,
+  CASE WHEN b.status = 'pending' THEN now() END
 FROM unnest(
   $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-  $7::text[], $8::text[], $9::text[], $10::text[], $11::text[]
+  $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[]
 ) AS b(
   dedup_key, status, source, offer_id, advertiser_name, payout, occurred_at,
-  is_loyalty_boost, payload, user_id, delivery_count
+  is_loyalty_boost, payload, user_id, delivery_count, flags, problems
 )
 ON CONFLICT (dedup_key) DO UPDATE
   SET delivery_count = p.delivery_count + EXCLUDED.delivery_count,
@@ -70,7 +75,7 @@ export const insertPostbacks = async (
   sql: SqlRunner,
   rows: ReadonlyArray<InboxRow>
 ): Promise<ReadonlyArray<InsertedRow>> => {
-  const columns: Array<Array<string | null>> = Array.from({ length: 11 }, () => [])
+  const columns: Array<Array<string | null>> = Array.from({ length: 13 }, () => [])
   for (const row of rows) {
     columns[0]!.push(row.dedupKey)
     columns[1]!.push(row.status)
@@ -83,6 +88,8 @@ export const insertPostbacks = async (
     columns[8]!.push(row.payload)
     columns[9]!.push(row.userId)
     columns[10]!.push(String(row.deliveryCount))
+    columns[11]!.push(row.flags)
+    columns[12]!.push(row.problems)
   }
   const result = await sql.query<{ id: string; dedup_key: string; inserted: boolean }>(
     INSERT_POSTBACKS,

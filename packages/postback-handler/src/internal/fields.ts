@@ -24,6 +24,8 @@ export interface Repeated {
 
 export interface RawFields {
   readonly fields: Partial<Record<WireField, unknown>>
+  /** For a GET read through a template: the parameter that carries each field (`payout` in `amount`). */
+  readonly carriers?: ReadonlyMap<string, string>
   readonly payload: Array<readonly [string, unknown]>
   readonly repeated: Array<Repeated>
   readonly flags: Array<PostbackFlag>
@@ -105,7 +107,9 @@ export const fromTemplateParams = (
     if (macro !== undefined) renamed.push({ name: macro, value })
     else if (isWireField(name) && !carried.has(name)) renamed.push({ name, value })
   }
-  return fromParams(renamed, secretParam)
+  const carriers = new Map<string, string>()
+  for (const [parameter, macro] of macroOf) if (isWireField(macro)) carriers.set(macro, parameter)
+  return { ...fromParams(renamed, secretParam), carriers }
 }
 
 /** Fields from matched template values (`match` of `@org/postback-macros`). */

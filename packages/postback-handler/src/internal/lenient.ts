@@ -267,7 +267,16 @@ export const decide = (raw: RawFields, receivedAt: Date, settings: LenientSettin
   // The schema's decoder, guard rails off: only unreadable values remain.
   let result = readable.parseJson(body)
   if (!result.ok) {
-    for (const issue of result.errors) {
+    for (const found of result.errors) {
+      // Name the template's parameter that should have carried a missing field.
+      const carrier = raw.carriers?.get(found.path)
+      const issue =
+        carrier !== undefined && carrier !== found.path && found.message === "is required"
+          ? {
+              ...found,
+              message: `is required (the template carries it in the parameter ${JSON.stringify(carrier)})`
+            }
+          : found
       if (CRITICAL.has(issue.path) || critical.some((c) => c.path === issue.path)) {
         critical.push(issue)
         continue

@@ -1,0 +1,1 @@
+ALTER TABLE "postbacks" ADD COLUMN "flags" jsonb;
