@@ -17,10 +17,7 @@ import { wireValue } from "./WireFields.ts"
  *
  * // '{"offer_id":"1511","advertiser_name":"MomentScience","payout":"2.1","timestamp":"2023-09-20T15:27:40.802Z","is_loyaltyboost":"0","payload":[["session_id","abc"],["user_id","3410444"]]}'
  */
-export const canonicalPostbackKey = (
-  postback: Postback,
-  options?: CanonicalKeyOptions
-): string => {
+export const canonicalPostbackKey = (postback: Postback, options?: CanonicalKeyOptions): string => {
   const keys = Object.keys(postback.payload).sort()
   // Entries as [key, value] pairs: a JSON object would list integer-like keys
   // ("10", "9") in numeric order whatever order they were added in.

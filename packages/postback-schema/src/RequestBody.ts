@@ -147,24 +147,43 @@ const decompress = async (
 ): Promise<Uint8Array | "too large" | "invalid"> => {
   const stream = new Blob([bytes as Uint8Array<ArrayBuffer>])
     .stream()
-    .pipeThrough(new DecompressionStream(format as ConstructorParameters<typeof DecompressionStream>[0]))
-  const reader = stream.getReader()
-  const chunks: Array<Uint8Array> = []
-  let length = 0
+    .pipeThrough(
+      new DecompressionStream(format as ConstructorParameters<typeof DecompressionStream>[0])
+    )
   try {
-    for (;;) {
-      const { done, value } = await reader.read()
-      if (done) break
-      length += value.byteLength
-      if (length > maxBytes) {
-        await reader.cancel().catch(() => undefined)
-        return "too large"
-      }
-      chunks.push(value)
-    }
+    return await readBytes(stream, maxBytes)
   } catch {
     return "invalid"
   }
+}
+
+/**
+ * Reads a stream of bytes (a request body) to its end, at most `maxBytes`:
+ * once more have come it stops, cancels the stream and answers
+ * `"too large"`, without reading the rest. Rejects when the stream fails.
+ *
+ * @example
+ * const bytes = await readBytes(request.body, 65536)
+ * if (bytes === "too large") return new Response(null, { status: 413 })
+ */
+export const readBytes = async (
+  stream: ReadableStream<Uint8Array>,
+  maxBytes: number
+): Promise<Uint8Array | "too large"> => {
+  const reader = stream.getReader()
+  const chunks: Array<Uint8Array> = []
+  let length = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    length += value.byteLength
+    if (length > maxBytes) {
+      await reader.cancel().catch(() => undefined)
+      return "too large"
+    }
+    chunks.push(value)
+  }
+  if (chunks.length === 1) return chunks[0]!
   const out = new Uint8Array(length)
   let offset = 0
   for (const chunk of chunks) {

@@ -2,7 +2,7 @@
 // Web APIs (Request, URL, URLSearchParams, TextDecoder, ReadableStream), so
 // the same code runs in Deno.serve, Bun, Cloudflare Workers and Node. Plain
 // promises, no Effect: the plain API and the Effect API both read through here.
-import { bodyForm, decodeContentEncoding, stripByteOrderMark } from "../RequestBody.ts"
+import { bodyForm, decodeContentEncoding, readBytes, stripByteOrderMark } from "../RequestBody.ts"
 
 /** What the body or URL of a request holds, or why it cannot be read (`problem`). */
 export type RequestInput =
@@ -11,40 +11,6 @@ export type RequestInput =
   | { readonly form: "problem"; readonly message: string }
 
 const problem = (message: string): RequestInput => ({ form: "problem", message })
-
-/**
- * The body's bytes, reading at most `maxBytes` (a larger body is refused as
- * soon as it is seen to be larger, without reading the rest), or a problem.
- */
-const readBytes = async (
-  body: ReadableStream<Uint8Array>,
-  maxBytes: number
-): Promise<Uint8Array | string> => {
-  const reader = body.getReader()
-  const chunks: Array<Uint8Array> = []
-  let length = 0
-  try {
-    for (;;) {
-      const { done, value } = await reader.read()
-      if (done) break
-      length += value.byteLength
-      if (length > maxBytes) {
-        await reader.cancel()
-        return `the request body has more than ${maxBytes} bytes, the limit`
-      }
-      chunks.push(value)
-    }
-  } catch (error) {
-    return `the request body could not be read: ${error instanceof Error ? error.message : String(error)}`
-  }
-  const out = new Uint8Array(length)
-  let offset = 0
-  for (const chunk of chunks) {
-    out.set(chunk, offset)
-    offset += chunk.byteLength
-  }
-  return out
-}
 
 /** The body as UTF-8 text (encoding undone, byte order mark dropped), or a problem. */
 const readText = async (request: Request, maxBytes: number): Promise<{ text: string } | string> => {
@@ -55,8 +21,13 @@ const readText = async (request: Request, maxBytes: number): Promise<{ text: str
   if (request.bodyUsed) return "the request body was already read"
   const body = request.body
   if (body === null) return { text: "" }
-  const bytes = await readBytes(body, maxBytes)
-  if (typeof bytes === "string") return bytes
+  let bytes: Uint8Array | "too large"
+  try {
+    bytes = await readBytes(body, maxBytes)
+  } catch (error) {
+    return `the request body could not be read: ${error instanceof Error ? error.message : String(error)}`
+  }
+  if (bytes === "too large") return `the request body has more than ${maxBytes} bytes, the limit`
   const decoded = await decodeContentEncoding(
     bytes,
     request.headers.get("content-encoding"),
