@@ -142,7 +142,7 @@ export const makePostbackIngest = (options: IngestOptions): PostbackIngest => {
     !SECRET_PATTERN.test(secret)
   ) {
     throw new TypeError(
-      `option secret must be at least ${MIN_SECRET_LENGTH} characters of A-Z a-z 0-9 - . _ ~ (characters such as + / = & # % or a space change meaning in a URL)${typeof secret === "string" ? `, got ${secret.length} characters` : ""}`
+      `option secret must be at least ${MIN_SECRET_LENGTH} characters of A-Z a-z 0-9 - . _ ~ (characters such as + / = & # % or a space change meaning in a URL), got ${typeof secret === "string" ? `${secret.length} characters${SECRET_PATTERN.test(secret) || secret === "" ? "" : " with others among them"}` : String(secret)}`
     )
   }
   const secretParam = options.secretParam ?? "secret"
@@ -250,7 +250,7 @@ export const makePostbackIngest = (options: IngestOptions): PostbackIngest => {
           return {
             _tag: "Rejected",
             status: 400,
-            source: "post-json",
+            source: shape === "form" ? "post-form" : "post-json",
             issues: [{ path: "", message: decoded.message }],
             raw: rawDelivery({
               method: admitted.method,
@@ -293,11 +293,13 @@ const splitTarget = (url: string): { path: string; query: string } => {
     : { path: target.slice(0, question) || "/", query: target.slice(question + 1) }
 }
 
-const utf8Length = (text: string): number => {
+const byteLength = (text: string): number => {
   let n = 0
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i)
-    if (c < 0x80) n += 1
+    // Up to U+00FF a character is one byte: Node reads a raw byte of the
+    // request line as latin1 (a Web URL percent-encodes anything else).
+    if (c < 0x100) n += 1
     else if (c < 0x800) n += 2
     else if (c >= 0xd800 && c <= 0xdbff) {
       n += 4
@@ -329,7 +331,7 @@ const admit = (r: Resolved, rawMethod: string, url: string): Admission => {
     }
   }
   const { path, query } = splitTarget(url)
-  if (utf8Length(query) > r.maxQueryBytes) {
+  if (byteLength(query) > r.maxQueryBytes) {
     return {
       _tag: "TooLarge",
       status: 414,

@@ -55,8 +55,11 @@ export class IngestCore extends Context.Service<IngestCore, PostbackIngest>()(
             )
           }
           if (ingest.templateDefaults.length > 0) {
+            const noTimestamp =
+              ingest.templateDefaults.some((d) => d.field === "timestamp") &&
+              ingest.dedupKey === undefined
             yield* Effect.logWarning(
-              `POSTBACK_TEMPLATE carries no ${ingest.templateDefaults.map((d) => `{${d.field}}`).join(", ")}: ${ingest.templateDefaults.map((d) => `${d.field} will be ${d.standIn}`).join("; ")} (flagged on each postback)`
+              `POSTBACK_TEMPLATE carries no ${ingest.templateDefaults.map((d) => `{${d.field}}`).join(", ")}: ${ingest.templateDefaults.map((d) => `${d.field} will be ${d.standIn}`).join("; ")} (flagged on each postback)${noTimestamp ? ". Without {timestamp}, a second conversion with the same fields cannot be told from a retry of the first and is credited once: add {timestamp} to the template, or a click id with POSTBACK_DEDUP_KEY" : ""}`
             )
           }
         }

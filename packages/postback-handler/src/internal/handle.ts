@@ -1,7 +1,7 @@
 // The handler kit's one flow, shared by the fetch-style handler and the
 // Node adapters (Express, Fastify), which give it the request target exactly
 // as Node read it rather than as a `Request` URL re-encodes it.
-import { decodeContentEncoding, type PostbackIssue } from "@org/postback-schema/plain"
+import { type PostbackIssue, readBytes } from "@org/postback-schema/plain"
 import { type Answer, acceptedAnswer, answerOf, errorAnswer, unavailableAnswer } from "../Answer.ts"
 import type { Classification, PostbackSource, RawDelivery } from "../Delivery.ts"
 import type { PostbackHandlerOptions } from "../Handler.ts"
@@ -30,38 +30,6 @@ export interface Kit {
   /** The 413 answer for a body past `maxBodyBytes`. */
   readonly tooLarge: Answer
   readonly handle: (incoming: Incoming) => Promise<Answer>
-}
-
-/** The body's bytes, reading at most `maxBytes`: `"too large"` as soon as it passes. */
-const readAtMost = async (
-  body: ReadableStream<Uint8Array>,
-  maxBytes: number
-): Promise<Uint8Array | "too large" | { readonly error: string }> => {
-  const reader = body.getReader()
-  const chunks: Array<Uint8Array> = []
-  let length = 0
-  try {
-    for (;;) {
-      const { done, value } = await reader.read()
-      if (done) break
-      length += value.byteLength
-      if (length > maxBytes) {
-        await reader.cancel().catch(() => undefined)
-        return "too large"
-      }
-      chunks.push(value)
-    }
-  } catch (error) {
-    return { error: error instanceof Error ? error.message : String(error) }
-  }
-  if (chunks.length === 1) return chunks[0]!
-  const out = new Uint8Array(length)
-  let offset = 0
-  for (const chunk of chunks) {
-    out.set(chunk, offset)
-    offset += chunk.byteLength
-  }
-  return out
 }
 
 const report = (what: string, error: unknown): void => {
@@ -150,38 +118,33 @@ export const makeKit = (options: PostbackHandlerOptions): Kit => {
     const declared = Number(request.headers.get("content-length") ?? Number.NaN)
     if (declared > max) return tooLarge
     if (body === "consumed") throw new TypeError(BODY_ALREADY_READ)
-    const read =
-      body === null
-        ? new Uint8Array()
-        : body instanceof Uint8Array
-          ? body
-          : await readAtMost(body, max)
-    if (read === "too large" || (read instanceof Uint8Array && read.byteLength > max)) {
-      return tooLarge
-    }
-    if (!(read instanceof Uint8Array)) {
-      return errorAnswer(400, `the request body could not be read: ${read.error}`)
-    }
-    const decoded = await decodeContentEncoding(read, request.headers.get("content-encoding"), max)
-    if (decoded.ok) {
-      return settle(
-        request,
-        ingest.classify({ method, url, contentType, body: decoded.body, receivedAt })
+    let read: Uint8Array | "too large"
+    try {
+      read =
+        body === null
+          ? new Uint8Array()
+          : body instanceof Uint8Array
+            ? body
+            : await readBytes(body, max)
+    } catch (error) {
+      // The client went away mid-body: nobody reads this answer.
+      return errorAnswer(
+        400,
+        `the request body could not be read: ${error instanceof Error ? error.message : String(error)}`
       )
     }
-    if (decoded.status !== 400) {
-      return answerOf(
-        decoded.status === 413
-          ? { _tag: "TooLarge", status: 413, message: decoded.message }
-          : { _tag: "Unsupported", status: 415, message: decoded.message }
-      )
-    }
-    // Not what its Content-Encoding claims: refused, and kept as it was sent.
-    // The core reads the bytes as sent only for their raw form and source
-    // (secret removed, form by the body rule), not for a postback.
-    const asSent = ingest.classify({ method, url, contentType, body: read, receivedAt })
-    if (asSent._tag !== "Accepted" && asSent._tag !== "Rejected") return answerOf(asSent)
-    return reject(request, asSent.source, [{ path: "", message: decoded.message }], asSent.raw)
+    if (read === "too large" || read.byteLength > max) return tooLarge
+    return settle(
+      request,
+      await ingest.classifyEncoded({
+        method,
+        url,
+        contentType,
+        contentEncoding: request.headers.get("content-encoding"),
+        body: read,
+        receivedAt
+      })
+    )
   }
 
   return { maxBodyBytes: max, admit, tooLarge, handle }

@@ -127,7 +127,9 @@ const webRequest = (request: NodeRequestLike, target: string, headers: Headers):
   try {
     url = new URL(target, `${scheme}://${host}`)
   } catch {
-    url = new URL(target.startsWith("/") ? target : "/", "http://localhost")
+    // A Host header that is not a host: the URL for the callbacks keeps the path.
+    const path = target.startsWith("/") && !target.startsWith("//") ? target : "/"
+    url = new URL(`http://localhost${path}`)
   }
   return new Request(url, { method: request.method ?? "GET", headers })
 }
