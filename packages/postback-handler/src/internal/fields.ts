@@ -2,7 +2,7 @@
 // GET read through a macro template, a JSON body or a form body. Nothing is
 // decided here; ./lenient.ts applies the rules.
 import type { MacroTemplate, MatchedFields } from "@org/postback-macros"
-import { isWireField, type WireField } from "@org/postback-schema/plain"
+import { isWireField, WIRE_FIELDS, type WireField } from "@org/postback-schema/plain"
 import type { PostbackFlag } from "../Delivery.ts"
 import type { QueryParam } from "./query.ts"
 
@@ -115,13 +115,7 @@ export const fromTemplateParams = (
 /** Fields from matched template values (`match` of `@org/postback-macros`). */
 export const fromMatched = (fields: MatchedFields): RawFields => {
   const raw = empty()
-  for (const name of [
-    "offer_id",
-    "advertiser_name",
-    "payout",
-    "timestamp",
-    "is_loyaltyboost"
-  ] as const) {
+  for (const name of WIRE_FIELDS) {
     if (fields[name] !== undefined) raw.fields[name] = fields[name]
   }
   for (const [key, value] of Object.entries(fields.payload)) raw.payload.push([key, value])
@@ -131,13 +125,7 @@ export const fromMatched = (fields: MatchedFields): RawFields => {
 /** Fields from a JSON body object; unknown top-level keys are ignored. */
 export const fromJson = (body: { readonly [key: string]: unknown }): RawFields => {
   const raw = empty()
-  for (const name of [
-    "offer_id",
-    "advertiser_name",
-    "payout",
-    "timestamp",
-    "is_loyaltyboost"
-  ] as const) {
+  for (const name of WIRE_FIELDS) {
     if (Object.hasOwn(body, name)) raw.fields[name] = body[name]
   }
   const payload = body.payload

@@ -10,6 +10,7 @@ import {
   type Postback,
   type PostbackIssue,
   type PostbackOptions,
+  WIRE_FIELDS,
   type WireField
 } from "@org/postback-schema/plain"
 import type { PostbackFlag } from "../Delivery.ts"
@@ -162,13 +163,7 @@ export const decide = (raw: RawFields, receivedAt: Date, settings: LenientSettin
     }
     body[name] = value
   }
-  for (const name of [
-    "offer_id",
-    "advertiser_name",
-    "payout",
-    "timestamp",
-    "is_loyaltyboost"
-  ] as const) {
+  for (const name of WIRE_FIELDS) {
     field(name, raw.fields[name])
   }
 
