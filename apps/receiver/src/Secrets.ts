@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto"
+import { hash, randomBytes } from "node:crypto"
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { secretCheck } from "@org/postback-handler"
@@ -88,4 +88,5 @@ const writeKept = (file: string, secrets: Kept): void => {
  */
 export const redactedSecretCheck = (
   expected: Redacted.Redacted<string>
-): ((presented: string | null | undefined) => boolean) => secretCheck(Redacted.value(expected))
+): ((presented: string | null | undefined) => boolean) =>
+  secretCheck(Redacted.value(expected), (data) => hash("sha256", data, "buffer"))

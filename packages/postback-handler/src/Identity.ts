@@ -14,6 +14,8 @@ export interface IdentityOptions {
   readonly dedupKey?: string | undefined
   /** Fields whose values are stand-ins (see `canonicalPostbackKey`); `null` in the key. */
   readonly unknown?: ReadonlyArray<"timestamp" | "is_loyaltyboost"> | undefined
+  /** SHA-256 to use (bytes in, 32 bytes out); default `@noble/hashes`. */
+  readonly sha256?: ((data: Uint8Array) => Uint8Array) | undefined
 }
 
 const BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -62,5 +64,5 @@ export const postbackIdentity = (postback: Postback, options?: IdentityOptions):
     explicit === undefined || explicit === ""
       ? `postback:${canonicalPostbackKey(postback, options?.unknown === undefined ? undefined : { unknown: options.unknown })}`
       : `payload:${key}=${explicit}`
-  return base64url(sha256(ENCODER.encode(text)))
+  return base64url((options?.sha256 ?? sha256)(ENCODER.encode(text)))
 }

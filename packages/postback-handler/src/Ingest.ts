@@ -7,10 +7,11 @@ import {
   stripByteOrderMark,
   WIRE_FIELDS
 } from "@org/postback-schema/plain"
-import type { Classification, Delivery, PostbackSource } from "./Delivery.ts"
+import type { Classification, Delivery, PostbackSource, RawDelivery } from "./Delivery.ts"
 import { postbackIdentity } from "./Identity.ts"
 import { decodeMarked } from "./internal/bytes.ts"
 import {
+  containsNumberText,
   fromJson,
   fromMatched,
   fromParams,
@@ -19,7 +20,13 @@ import {
   type RawFields,
   wholeValueMacros
 } from "./internal/fields.ts"
-import { decide, guardRailsOf, type LenientSettings } from "./internal/lenient.ts"
+import {
+  type Decision,
+  decide,
+  decideClean,
+  guardRailsOf,
+  type LenientSettings
+} from "./internal/lenient.ts"
 import { parseQuery, type QueryParam } from "./internal/query.ts"
 import { rawDelivery } from "./internal/raw.ts"
 import { SECRET_PATTERN, secretCheck } from "./SecretCheck.ts"
@@ -63,6 +70,13 @@ export interface IngestOptions {
    * postback is held, not refused. Default: `@org/postback-schema`'s defaults.
    */
   readonly guardRails?: Omit<PostbackOptions, "exclude" | "maxBodyBytes"> | undefined
+  /**
+   * SHA-256 for the secret check and the identity: bytes in, 32 bytes out.
+   * Default: `@noble/hashes` (Web APIs only, synchronous). A Node server may
+   * pass its native one for speed: `(data) => createHash("sha256").update(data).digest()`.
+   * Both give the same identities.
+   */
+  readonly sha256?: ((data: Uint8Array) => Uint8Array) | undefined
 }
 
 /** The ingest core for one set of options, made once (see {@link makePostbackIngest}). */
@@ -174,6 +188,11 @@ export const makePostbackIngest = (options: IngestOptions): PostbackIngest => {
       `option defaultLoyaltyBoost must be a boolean, got ${String(defaultLoyaltyBoost)}`
     )
   }
+  if (options.sha256 !== undefined && typeof options.sha256 !== "function") {
+    throw new TypeError(
+      `option sha256 must be a function from bytes to a 32-byte digest, got ${String(options.sha256)}`
+    )
+  }
   const maxFutureSkewMs = options.maxFutureSkewMs ?? 300_000
   if (
     typeof maxFutureSkewMs !== "number" ||
@@ -198,7 +217,8 @@ export const makePostbackIngest = (options: IngestOptions): PostbackIngest => {
     dedupKey,
     maxBodyBytes: positiveInteger("maxBodyBytes", options.maxBodyBytes, 65_536),
     maxQueryBytes: positiveInteger("maxQueryBytes", options.maxQueryBytes, 32_768),
-    secretMatches: secretCheck(secret),
+    secretMatches: secretCheck(secret, options.sha256),
+    sha256: options.sha256,
     settings
   }
   const carried =
@@ -276,6 +296,7 @@ interface Resolved {
   readonly maxBodyBytes: number
   readonly maxQueryBytes: number
   readonly secretMatches: (presented: string | null | undefined) => boolean
+  readonly sha256: ((data: Uint8Array) => Uint8Array) | undefined
   readonly settings: LenientSettings
 }
 
@@ -369,9 +390,11 @@ const classify = (r: Resolved, delivery: Delivery): Classification => {
   let raw: RawFields | undefined
   let form: "json" | "form" | undefined
   let problem: string | undefined
+  let clean: Decision | undefined
   if (method === "GET") {
     source = r.template === undefined ? "get" : "get-template"
-    raw = readGet(r, delivery.url, params)
+    if (r.template === undefined) clean = cleanQuery(r, params, delivery.receivedAt)
+    if (clean === undefined) raw = readGet(r, delivery.url, params)
   } else {
     const text = decodeMarked(stripByteOrderMark(body ?? new Uint8Array())).text
     const shape = bodyForm(contentType, text)
@@ -380,7 +403,9 @@ const classify = (r: Resolved, delivery: Delivery): Classification => {
     form = shape.form
     if (shape.form === "form") {
       source = "post-form"
-      raw = fromParams(parseQuery(text), r.secretParam)
+      const formParams = parseQuery(text)
+      clean = cleanQuery(r, formParams, delivery.receivedAt)
+      if (clean === undefined) raw = fromParams(formParams, r.secretParam)
     } else {
       source = "post-json"
       if (text.trim() === "") problem = "the request body is empty; expected a JSON object"
@@ -388,7 +413,11 @@ const classify = (r: Resolved, delivery: Delivery): Classification => {
         try {
           const value = parseJson(text)
           if (typeof value === "object" && value !== null && !Array.isArray(value)) {
-            raw = fromJson(value as Record<string, unknown>)
+            if (!containsNumberText(value)) {
+              const decoded = r.settings.guardRails.parseJson(value)
+              if (decoded.ok) clean = decideClean(decoded.postback, delivery.receivedAt, r.settings)
+            }
+            if (clean === undefined) raw = fromJson(value as Record<string, unknown>)
           } else {
             problem = `expected a JSON object with the postback fields, got ${value === null ? "null" : Array.isArray(value) ? "an array" : typeof value === "object" ? "a number" : typeof value}`
           }
@@ -398,28 +427,22 @@ const classify = (r: Resolved, delivery: Delivery): Classification => {
       }
     }
   }
-  const rawRequest = rawDelivery({
-    method,
-    path,
-    params,
-    contentType,
-    body,
-    form,
-    secretParam: r.secretParam
-  })
-  if (raw === undefined) {
+  const rawRequest = (): RawDelivery =>
+    rawDelivery({ method, path, params, contentType, body, form, secretParam: r.secretParam })
+  if (raw === undefined && clean === undefined) {
     return {
       _tag: "Rejected",
       status: 400,
       source,
       issues: [{ path: "", message: problem! }],
-      raw: rawRequest
+      raw: rawRequest()
     }
   }
-  const decision = decide(raw, delivery.receivedAt, r.settings)
+  const decision = clean ?? decide(raw!, delivery.receivedAt, r.settings)
   if (!decision.ok) {
-    return { _tag: "Rejected", status: 400, source, issues: decision.issues, raw: rawRequest }
+    return { _tag: "Rejected", status: 400, source, issues: decision.issues, raw: rawRequest() }
   }
+  let kept: RawDelivery | undefined
   return {
     _tag: "Accepted",
     status: 200,
@@ -427,12 +450,37 @@ const classify = (r: Resolved, delivery: Delivery): Classification => {
     postback: decision.postback,
     identity: postbackIdentity(decision.postback, {
       dedupKey: r.dedupKey,
-      unknown: decision.unknown.length === 0 ? undefined : decision.unknown
+      unknown: decision.unknown.length === 0 ? undefined : decision.unknown,
+      sha256: r.sha256
     }),
     flags: decision.flags,
     holds: decision.holds,
-    raw: rawRequest
+    // Built when read: most accepted postbacks never need their raw request.
+    get raw() {
+      kept ??= rawRequest()
+      return kept
+    }
   }
+}
+
+/**
+ * The fast path of a plain query (GET or form body): the configured decoder
+ * on the parameters as they are, when no name repeats and nothing needs a
+ * rule of the lenient decoding; `undefined` otherwise.
+ */
+const cleanQuery = (
+  r: Resolved,
+  params: ReadonlyArray<QueryParam>,
+  receivedAt: Date
+): Decision | undefined => {
+  const record: Record<string, string> = {}
+  for (const { name, value } of params) {
+    if (name === r.secretParam) continue
+    if (Object.hasOwn(record, name)) return undefined
+    record[name] = value
+  }
+  const decoded = r.settings.guardRails.parseQuery(record)
+  return decoded.ok ? decideClean(decoded.postback, receivedAt, r.settings) : undefined
 }
 
 /** A GET's fields: by the template when there is one, else by the fields' own names. */

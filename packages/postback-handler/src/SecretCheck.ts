@@ -13,12 +13,14 @@ const ENCODER = new TextEncoder()
  * matches(new URL(request.url).searchParams.get("secret")) // true or false
  */
 export const secretCheck = (
-  expected: string
+  expected: string,
+  /** SHA-256 to use (bytes in, 32 bytes out); default `@noble/hashes`. */
+  hash: (data: Uint8Array) => Uint8Array = sha256
 ): ((presented: string | null | undefined) => boolean) => {
-  const want = sha256(ENCODER.encode(expected))
+  const want = hash(ENCODER.encode(expected))
   return (presented) => {
     if (typeof presented !== "string") return false
-    const got = sha256(ENCODER.encode(presented))
+    const got = hash(ENCODER.encode(presented))
     let difference = 0
     for (let i = 0; i < want.length; i++) difference |= want[i]! ^ got[i]!
     return difference === 0

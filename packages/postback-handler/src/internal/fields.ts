@@ -155,12 +155,39 @@ export const fromJson = (body: { readonly [key: string]: unknown }): RawFields =
  * JSON.parse that keeps each number's written text (ES2025 "JSON.parse
  * source text access"; where a runtime lacks it, the text is `String(n)`).
  */
-export const parseJson = (text: string): unknown =>
-  JSON.parse(text, function (this: unknown, _key, value, context?: { source?: string }) {
-    return typeof value === "number"
-      ? new JsonNumber(value, context?.source ?? String(value))
-      : value
-  })
+export const parseJson = (text: string): unknown => {
+  const value: unknown = JSON.parse(text)
+  // Most bodies carry strings only; a reviver costs on every value, so it
+  // runs only when some number's written text may matter.
+  return hasNumber(value) ? JSON.parse(text, keepNumberText) : value
+}
+
+function keepNumberText(
+  this: unknown,
+  _key: string,
+  value: unknown,
+  context?: { source?: string }
+): unknown {
+  return typeof value === "number" ? new JsonNumber(value, context?.source ?? String(value)) : value
+}
+
+/** Whether a parsed value holds a number, as text (`JsonNumber`) or not. */
+export const containsNumberText = (value: unknown): boolean => {
+  if (value instanceof JsonNumber) return true
+  if (typeof value !== "object" || value === null) return typeof value === "number"
+  if (Array.isArray(value)) return value.some(containsNumberText)
+  for (const key in value)
+    if (containsNumberText((value as Record<string, unknown>)[key])) return true
+  return false
+}
+
+const hasNumber = (value: unknown): boolean => {
+  if (typeof value === "number") return true
+  if (typeof value !== "object" || value === null) return false
+  if (Array.isArray(value)) return value.some(hasNumber)
+  for (const key in value) if (hasNumber((value as Record<string, unknown>)[key])) return true
+  return false
+}
 
 /** JSON text of a parsed value, numbers as they were written. */
 export const jsonText = (value: unknown): string => {
