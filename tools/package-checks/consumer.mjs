@@ -78,6 +78,7 @@ for (const [manager, { install }] of Object.entries(managers)) {
   const plainDir = project(
     manager,
     {
+      "@org/postback-handler": files["@org/postback-handler"],
       "@org/postback-macros": files["@org/postback-macros"],
       "@org/postback-schema": files["@org/postback-schema"]
     },
@@ -94,7 +95,7 @@ for (const [manager, { install }] of Object.entries(managers)) {
           ]
         ]
   check(
-    "install @org/postback-macros @org/postback-schema (no effect)",
+    "install @org/postback-handler @org/postback-macros @org/postback-schema (no effect)",
     run(plainDir, plainInstall)
   )
   rmSync(join(plainDir, "node_modules", "effect"), { recursive: true, force: true })
