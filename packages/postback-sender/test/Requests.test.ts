@@ -144,7 +144,7 @@ describe("the requests a receiver gets", () => {
       )
       expect(result).toMatchObject({ status: 200, body: "OK" })
     }
-    expect(seen.map(canonicalPostbackKey)).toEqual([
+    expect(seen.map((postback) => canonicalPostbackKey(postback))).toEqual([
       canonicalPostbackKey(docs),
       canonicalPostbackKey(docs)
     ])
