@@ -367,7 +367,9 @@ describe("help", () => {
   })
 })
 
-describe("the Node entry point", () => {
+// Each test starts Node processes (the CLI with tsx): on a busy machine one
+// start alone can take seconds, so these tests get room; they assert no time.
+describe("the Node entry point", { timeout: 180_000 }, () => {
   const bin = fileURLToPath(new URL("../bin/postback.js", import.meta.url))
   const node = (args: ReadonlyArray<string>, imports: ReadonlyArray<string> = []) =>
     new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
