@@ -32,7 +32,10 @@ console.log(JSON.stringify({ effect, url, matched: match(template, url) }))
 `
 
 describe("without effect", () => {
-  it("the package loads, renders and matches where effect cannot be resolved", async () => {
+  // Starts a Node process with tsx: room for a busy machine (no time is asserted).
+  it("the package loads, renders and matches where effect cannot be resolved", {
+    timeout: 180_000
+  }, async () => {
     const { code, stdout, stderr } = await new Promise<{
       code: number | null
       stdout: string
@@ -42,7 +45,7 @@ describe("without effect", () => {
       execFile(
         process.execPath,
         ["--conditions=@org/source", "--import", "tsx", "--input-type=module", "-e", SCRIPT],
-        { timeout: 20_000 },
+        { timeout: 150_000 },
         (error, stdout, stderr) =>
           resolve({ code: error === null ? 0 : (error.code as number | null), stdout, stderr })
       )
