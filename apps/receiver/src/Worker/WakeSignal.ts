@@ -1,6 +1,32 @@
+import { Context, type Duration, Effect, Layer, Queue } from "effect"
+
 /**
- * Moved to `src/WakeSignal.ts` (the ingest batcher signals it, the worker
- * waits on it). Kept only until `Ingest/Batcher.ts`, `Http.ts` and `App.ts`
- * import it from there; then delete this file.
+ * Wakes the worker when postbacks arrive: the ingest batcher signals after
+ * each commit in this process, and LISTEN/NOTIFY carries the news from other
+ * processes on PostgreSQL. Signals coalesce: many arrivals wake the worker
+ * once, and it then drains everything that is ready.
  */
-export { WakeSignal } from "../WakeSignal.ts"
+export class WakeSignal extends Context.Service<
+  WakeSignal,
+  {
+    /** Wakes a waiting worker (or the next one to wait). Safe from any callback. */
+    readonly signal: () => void
+    /** Waits for a signal, at most `timeout`. */
+    readonly await: (timeout: Duration.Input) => Effect.Effect<void>
+  }
+>()("@org/receiver/WakeSignal") {
+  static readonly layer: Layer.Layer<WakeSignal> = Layer.effect(
+    WakeSignal,
+    Effect.gen(function* () {
+      const queue = yield* Queue.sliding<void>(1)
+      return WakeSignal.of({
+        signal: () => {
+          Queue.offerUnsafe(queue, undefined)
+        },
+        await: Effect.fn("WakeSignal.await")((timeout: Duration.Input) =>
+          Queue.take(queue).pipe(Effect.timeoutOption(timeout), Effect.asVoid)
+        )
+      })
+    })
+  )
+}
