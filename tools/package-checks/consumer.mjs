@@ -20,7 +20,23 @@ const files = Object.fromEntries(packages.map((p) => [p.name, `file:${tarball(p)
 const managers = {
   npm: { install: ["npm", ["install", "--no-audit", "--no-fund", "--loglevel=error"]] },
   pnpm: { install: ["pnpm", ["install", "--config.auto-install-peers=true"]] },
-  yarn: { install: ["npx", ["-y", "yarn@1.22.22", "install", "--non-interactive", "--silent"]] }
+  // Yarn 1 caches file: tarballs by name and version (every package here is
+  // 0.0.0 until released): a cache of this run's own, so a tarball from an
+  // earlier build is never reused.
+  yarn: {
+    install: [
+      "npx",
+      [
+        "-y",
+        "yarn@1.22.22",
+        "install",
+        "--non-interactive",
+        "--silent",
+        "--cache-folder",
+        mkdtempSync(join(tmpdir(), "consumer-yarn-cache-"))
+      ]
+    ]
+  }
 }
 
 const project = (manager, dependencies, name) => {
