@@ -3,12 +3,12 @@ import { AnnounceLive } from "./Announce.ts"
 import type { ReceiverConfig } from "./Config.ts"
 import { Database } from "./Db/Database.ts"
 import { HttpAppLive, ServerLive } from "./Http.ts"
-import { IngestBatcher } from "./Ingest/Batcher.ts"
 import { IngestEdge } from "./Ingest/Edge.ts"
+import { GroupCommit } from "./Ingest/GroupCommit.ts"
 import { IngestCore } from "./Ingest/Ingest.ts"
 import { Secrets } from "./Secrets.ts"
+import { WakeSignal } from "./WakeSignal.ts"
 import { RewardPolicyLive } from "./Worker/Rewards.ts"
-import { WakeSignal } from "./Worker/WakeSignal.ts"
 import { Worker, WorkerLoopLive } from "./Worker/Worker.ts"
 
 /**
@@ -19,7 +19,7 @@ import { Worker, WorkerLoopLive } from "./Worker/Worker.ts"
  */
 export const makeReceiver = <E>(database: Layer.Layer<Database, E, ReceiverConfig>) => {
   const base = Layer.mergeAll(WakeSignal.layer, Secrets.layer).pipe(Layer.provideMerge(database))
-  const services = Layer.mergeAll(IngestBatcher.layer, IngestCore.layer, RewardPolicyLive).pipe(
+  const services = Layer.mergeAll(GroupCommit.layer, IngestCore.layer, RewardPolicyLive).pipe(
     Layer.provideMerge(base)
   )
   const edge = Layer.mergeAll(IngestEdge.layer, Worker.layer).pipe(Layer.provideMerge(services))

@@ -1,9 +1,11 @@
 import { Effect, Layer } from "effect"
 import { Command } from "effect/cli"
+import { printUrls } from "./Announce.ts"
 import { ReceiverLive } from "./App.ts"
 import { ReceiverConfig } from "./Config.ts"
 import { Database } from "./Db/Database.ts"
 import { LoggingLive } from "./Logging.ts"
+import { Secrets } from "./Secrets.ts"
 
 const serveReceiver = Layer.launch(
   ReceiverLive.pipe(Layer.provide(ReceiverConfig.layer), Layer.provide(LoggingLive))
@@ -25,10 +27,18 @@ const migrate = Command.make("migrate", {}, () =>
   )
 ).pipe(Command.withDescription("Apply database migrations and exit"))
 
-export const receiver = Command.make("receiver", {}, () => serveReceiver).pipe(
-  Command.withDescription("MomentScience postback receiver"),
-  Command.withSubcommands([serve, migrate])
+const urls = Command.make("urls", {}, () =>
+  printUrls.pipe(Effect.provide(Secrets.layer.pipe(Layer.provideMerge(ReceiverConfig.layer))))
+).pipe(
+  Command.withDescription(
+    "Print the postback URLs to paste into MomentScience (with the secret) and the admin token"
+  )
 )
 
-/** Runs the command line of this process (`receiver [serve|migrate]`). */
+export const receiver = Command.make("receiver", {}, () => serveReceiver).pipe(
+  Command.withDescription("MomentScience postback receiver"),
+  Command.withSubcommands([serve, migrate, urls])
+)
+
+/** Runs the command line of this process (`receiver [serve|migrate|urls]`). */
 export const run = Command.run(receiver, { version: "0.0.0" })

@@ -7,6 +7,7 @@ import {
   Duration,
   Effect,
   Layer,
+  Option,
   Redacted,
   Schema,
   SchemaIssue
@@ -91,6 +92,38 @@ const secret = (name: string) =>
   )
 
 /**
+ * A PostgreSQL URL (`postgres://` or `postgresql://`, several `host:port`
+ * pairs allowed as postgres.js reads them), checked here so that a typo is a
+ * start-up error naming the variable rather than the driver's `TypeError`.
+ * The message never repeats the value: it may hold a password.
+ */
+const databaseUrl = (name: string) =>
+  Config.Redacted(name).pipe(
+    Config.mapEffect((url) => {
+      const text = Redacted.value(url).trim()
+      const scheme = /^postgres(?:ql)?:\/\//i.exec(text)
+      let valid = scheme !== null
+      if (scheme !== null) {
+        // postgres.js parses only the first of several comma-separated hosts with `URL`.
+        const rest = text.slice(scheme[0].length)
+        const authority = rest.split(/[/?#]/, 1)[0] ?? ""
+        const at = authority.lastIndexOf("@")
+        const hosts = authority.slice(at + 1)
+        const first = `${scheme[0]}${authority.slice(0, at + 1)}${hosts.split(",")[0]}${rest.slice(authority.length)}`
+        valid = URL.canParse(first)
+      }
+      return valid
+        ? Effect.succeed(Redacted.make(text))
+        : Effect.fail(
+            invalidSetting(
+              name,
+              `${name} must be a PostgreSQL URL such as postgres://user:password@host:5432/database (the value is not shown: it may hold a password)`
+            )
+          )
+    })
+  )
+
+/**
  * Every setting of the receiver, read once from the environment. A bad value
  * fails start-up with a message naming the variable. Secrets stay `Redacted`
  * until they are used.
@@ -104,7 +137,7 @@ export const receiverConfig = Config.all({
   host: Config.String("HOST").pipe(Config.withDefault("0.0.0.0")),
   /** Used to print the URL to paste into the MomentScience dashboard. */
   publicUrl: Config.URL("PUBLIC_URL").pipe(Config.option),
-  databaseUrl: Config.Redacted("DATABASE_URL").pipe(Config.option),
+  databaseUrl: databaseUrl("DATABASE_URL").pipe(Config.option),
   databasePoolSize: positiveInt("DATABASE_POOL_SIZE", 10),
   /** Longest a statement (or a worker transaction) may take before it counts as failed. */
   databaseTimeoutMs: positiveInt("DATABASE_TIMEOUT_MS", 5_000),
@@ -131,6 +164,8 @@ export const receiverConfig = Config.all({
   pointsPerUsd: decimal("POINTS_PER_USD").pipe(Config.withDefault(Decimal.parse("10"))),
   rewardRulesFile: Config.String("REWARD_RULES_FILE").pipe(Config.option),
   adminToken: secret("ADMIN_TOKEN").pipe(Config.option),
+  /** Bearer token of `GET /metrics` for a scraper (the admin token works there too). */
+  metricsToken: secret("METRICS_TOKEN").pipe(Config.option),
   maxBodyBytes: positiveInt("MAX_BODY_BYTES", 64 * 1024),
   /** Largest query string (a GET carries its payload there); the header limit is twice this. */
   maxQueryBytes: positiveInt("MAX_QUERY_BYTES", 32 * 1024),
@@ -138,6 +173,14 @@ export const receiverConfig = Config.all({
   ingestBatchSize: positiveInt("INGEST_BATCH_SIZE", 500),
   ingestMaxInFlight: positiveInt("INGEST_MAX_INFLIGHT", 2),
   ingestBatchWait: nonNegativeInt("INGEST_BATCH_WAIT_MS", 0).pipe(Config.map(Duration.millis)),
+  /**
+   * Requests that may wait for an ingest batch; past it they get 503 at once.
+   * Default INGEST_BATCH_SIZE × INGEST_MAX_INFLIGHT (one round of batches).
+   */
+  ingestMaxQueue: Config.schema(
+    Schema.Int.check(rule((n) => n > 0, "INGEST_MAX_QUEUE must be a positive integer")),
+    "INGEST_MAX_QUEUE"
+  ).pipe(Config.option, Config.map(Option.getOrUndefined)),
   workerEnabled: Config.Boolean("WORKER_ENABLED").pipe(Config.withDefault(true)),
   workerBatchSize: positiveInt("WORKER_BATCH_SIZE", 200),
   workerPollInterval: positiveInt("WORKER_POLL_MS", 1000).pipe(Config.map(Duration.millis)),

@@ -6,16 +6,15 @@ import { Duration, Effect, Exit, Layer, Scope } from "effect"
 import { HttpRouter, HttpServer } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
 import { NetAddress } from "effect/net"
-import { DecodeErrorsLive } from "./Admin/DecodeErrors.ts"
-import { PostbacksLive } from "./Admin/Postbacks.ts"
-import { AdminAuthLive, HealthLive, MetricsLive, UsersLive } from "./Admin/Users.ts"
+import { withJsonNotFound } from "./Admin/NotFound.ts"
+import { AdminRoutesLive } from "./Admin/Routes.ts"
 import { ReceiverApi } from "./Api.ts"
 import { ReceiverConfig } from "./Config.ts"
 import type { Database } from "./Db/Database.ts"
 import { IngestEdge } from "./Ingest/Edge.ts"
 import { INGEST_PATH } from "./Ingest/Route.ts"
 import type { Secrets } from "./Secrets.ts"
-import type { WakeSignal } from "./Worker/WakeSignal.ts"
+import type { WakeSignal } from "./WakeSignal.ts"
 
 const isIngest = (url: string | undefined): boolean => {
   if (url === undefined || !url.startsWith(INGEST_PATH)) return false
@@ -36,7 +35,8 @@ const isIngest = (url: string | undefined): boolean => {
  * Shutdown: the server stops accepting connections, in-flight requests
  * (including ingest requests waiting for their batch to commit) finish
  * within `SHUTDOWN_GRACE_MS`, idle keep-alive connections are closed, and
- * only then are the layers this one depends on (batcher, database) released.
+ * only then are the layers this one depends on (group commit, database)
+ * released.
  */
 export const ServerLive: Layer.Layer<HttpServer.HttpServer, never, ReceiverConfig | IngestEdge> =
   Layer.effect(
@@ -109,7 +109,7 @@ export const ServerLive: Layer.Layer<HttpServer.HttpServer, never, ReceiverConfi
         address: NetAddress.inetAddressFromIpStringUnsafe(address.address, address.port),
         serve: (httpEffect, middleware) =>
           Effect.gen(function* () {
-            app = yield* NodeHttpServer.makeHandler(httpEffect, {
+            app = yield* NodeHttpServer.makeHandler(withJsonNotFound(httpEffect), {
               scope: requests,
               middleware: middleware as never
             })
@@ -120,14 +120,13 @@ export const ServerLive: Layer.Layer<HttpServer.HttpServer, never, ReceiverConfi
 
 /** The admin and health API with the OpenAPI document, served by `ServerLive`. */
 export const ApiLive = HttpApiBuilder.layer(ReceiverApi, { openapiPath: "/api/openapi.json" }).pipe(
-  Layer.provide([HealthLive, MetricsLive, UsersLive, PostbacksLive]),
-  Layer.provide([AdminAuthLive, DecodeErrorsLive])
+  Layer.provide(AdminRoutesLive)
 )
 
 /**
  * The Effect side of the server: admin API, health probes and the OpenAPI
- * document. Requests are not logged one by one (the ingest route logs its
- * problems, sampled); the address is logged once it listens.
+ * document. Its requests are not logged one by one (the ingest edge writes
+ * its own delivery log); the address is logged once it listens.
  */
 export const HttpAppLive: Layer.Layer<
   never,

@@ -3,6 +3,8 @@ import { Context, Metric } from "effect"
 const escapeLabel = (value: string): string =>
   value.replaceAll("\\", "\\\\").replaceAll("\n", "\\n").replaceAll('"', '\\"')
 
+const escapeHelp = (value: string): string => value.replaceAll("\\", "\\\\").replaceAll("\n", "\\n")
+
 const labels = (
   attributes: Metric.Metric.AttributeSet | undefined,
   extra?: [string, string]
@@ -14,10 +16,35 @@ const labels = (
     : `{${all.map(([key, value]) => `${key}="${escapeLabel(value)}"`).join(",")}}`
 }
 
+/** A sample value as Prometheus writes it (`+Inf`, `-Inf`, `NaN`). */
+const sample = (value: number | bigint): string =>
+  typeof value === "bigint"
+    ? value.toString()
+    : Number.isNaN(value)
+      ? "NaN"
+      : value === Number.POSITIVE_INFINITY
+        ? "+Inf"
+        : value === Number.NEGATIVE_INFINITY
+          ? "-Inf"
+          : String(value)
+
 /**
- * Metrics in the Prometheus text format (version 0.0.4): counters, gauges and
- * histograms. By default every Effect metric of this process (the default
- * registry); pass `Metric.snapshot`'s result to render another registry.
+ * The metrics an operator reads: the receiver's own (`receiver_*`, each
+ * documented in the README). Effect's runtime internals, should any be
+ * registered, stay out.
+ */
+export const receiverMetrics = (
+  snapshots: ReadonlyArray<Metric.Metric.Snapshot>
+): ReadonlyArray<Metric.Metric.Snapshot> =>
+  snapshots.filter((snapshot) => snapshot.id.startsWith("receiver_"))
+
+/**
+ * Metrics in the Prometheus text format (version 0.0.4), as `promtool check
+ * metrics` accepts them: an incremental counter is a `counter`, a counter
+ * that may go down (Effect's default) and a gauge are a `gauge`, a histogram
+ * has cumulative buckets ending in exactly one `le="+Inf"`. Frequencies and
+ * summaries are not rendered. By default every Effect metric of this process
+ * (the default registry); pass `Metric.snapshot`'s result to render another.
  */
 export const prometheusText = (
   snapshots: ReadonlyArray<Metric.Metric.Snapshot> = Metric.snapshotUnsafe(Context.empty())
@@ -33,18 +60,23 @@ export const prometheusText = (
     }
     switch (snapshot.type) {
       case "Counter":
-        add("counter", `${name}${labels(attributes)} ${snapshot.state.count}`)
+        add(
+          snapshot.state.incremental ? "counter" : "gauge",
+          `${name}${labels(attributes)} ${sample(snapshot.state.count)}`
+        )
         break
       case "Gauge":
-        add("gauge", `${name}${labels(attributes)} ${snapshot.state.value}`)
+        add("gauge", `${name}${labels(attributes)} ${sample(snapshot.state.value)}`)
         break
       case "Histogram": {
         const { state } = snapshot
+        // Effect's boundaries end with Infinity; Prometheus's last bucket is `+Inf`, once.
         for (const [bound, count] of state.buckets) {
-          add("histogram", `${name}_bucket${labels(attributes, ["le", String(bound)])} ${count}`)
+          if (!Number.isFinite(bound)) continue
+          add("histogram", `${name}_bucket${labels(attributes, ["le", sample(bound)])} ${count}`)
         }
         add("histogram", `${name}_bucket${labels(attributes, ["le", "+Inf"])} ${state.count}`)
-        add("histogram", `${name}_sum${labels(attributes)} ${state.sum}`)
+        add("histogram", `${name}_sum${labels(attributes)} ${sample(state.sum)}`)
         add("histogram", `${name}_count${labels(attributes)} ${state.count}`)
         break
       }
@@ -52,7 +84,7 @@ export const prometheusText = (
   }
   let text = ""
   for (const [name, { help, type, lines }] of [...byName].sort(([a], [b]) => a.localeCompare(b))) {
-    text += `# HELP ${name} ${help.replaceAll("\n", " ")}\n# TYPE ${name} ${type}\n${lines.join("\n")}\n`
+    text += `# HELP ${name} ${escapeHelp(help)}\n# TYPE ${name} ${type}\n${lines.join("\n")}\n`
   }
   return text
 }

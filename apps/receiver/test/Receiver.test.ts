@@ -99,15 +99,15 @@ for (const database of testDatabases) {
             })
             return r.status === 200
               ? ((await r.json()) as {
-                  balance: number
-                  transactions: Array<{ points: number; payout: string; offerId: string }>
+                  balance: string
+                  transactions: Array<{ points: string; payout: string; offerId: string }>
                 })
               : undefined
           })
-          expect(ledger.balance).toBe(21)
+          expect(ledger.balance).toBe("21")
           expect(ledger.transactions).toHaveLength(1)
           expect(ledger.transactions[0]).toMatchObject({
-            points: 21,
+            points: "21",
             payout: "2.10",
             offerId: "1511"
           })
@@ -148,9 +148,9 @@ for (const database of testDatabases) {
               const r = await fetch(`${receiver.baseUrl}/api/users/${user}`, {
                 headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` }
               })
-              return r.status === 200 ? ((await r.json()) as { balance: number }) : undefined
+              return r.status === 200 ? ((await r.json()) as { balance: string }) : undefined
             })
-            expect(ledger.balance).toBe(21)
+            expect(ledger.balance).toBe("21")
           })
       )
 
@@ -180,7 +180,7 @@ for (const database of testDatabases) {
           )
           expect(row).toEqual({ delivery_count: 21, status: "credited" })
           const ledger = yield* userLedger(receiver.baseUrl, user)
-          expect(ledger.body).toMatchObject({ balance: 300 })
+          expect(ledger.body).toMatchObject({ balance: "300" })
           expect(ledger.body!.transactions).toHaveLength(1)
         })
       )
@@ -292,7 +292,7 @@ for (const database of testDatabases) {
           })
           expect(yield* settled(receiver.sql, held.body.id)).toEqual({ status: "credited" })
           expect((yield* userLedger(receiver.baseUrl, "whale")).body).toMatchObject({
-            balance: 50000
+            balance: "50000"
           })
           // a credited postback is never replayed
           const again = yield* replay(held.body.id)

@@ -1,5 +1,4 @@
 import { mkdtempSync } from "node:fs"
-import { connect, createServer, type Server, type Socket } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
@@ -14,6 +13,7 @@ import { Database } from "../src/Db/Database.ts"
 import { makeIsolatedPostgres, testDatabaseUrl } from "./support/databases.ts"
 import { TEST_ADMIN_TOKEN, TEST_SECRET, testEnv } from "./support/env.ts"
 import { startReceiverProcess } from "./support/process.ts"
+import { makeProxy, receiverBehindProxy } from "./support/proxy.ts"
 import { eventually } from "./support/receiver.ts"
 
 /** One LoyaltyBoost postback of 3.00 USD for `user`, delivered once by the sender package. */
@@ -28,12 +28,13 @@ const postback = (baseUrl: string, user: string) =>
     { method: "POST", url: `${baseUrl}/postbacks?secret=${TEST_SECRET}` }
   ).then((result) => result.status)
 
-const balanceOf = async (baseUrl: string, user: string): Promise<number | undefined> => {
+/** A user's balance: points as a decimal string (exact at any size). */
+const balanceOf = async (baseUrl: string, user: string): Promise<string | undefined> => {
   const response = await fetch(`${baseUrl}/api/users/${user}`, {
     headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` }
   })
   return response.status === 200
-    ? ((await response.json()) as { balance: number }).balance
+    ? ((await response.json()) as { balance: string }).balance
     : undefined
 }
 
@@ -74,7 +75,7 @@ for (const store of storage) {
             const all = await Promise.all(users.map((u) => balanceOf(second.baseUrl, u)))
             return all.every((b) => b !== undefined) ? all : undefined
           }, 30_000)
-          expect(balances).toEqual(users.map(() => 30))
+          expect(balances).toEqual(users.map(() => "30"))
 
           // SIGTERM: a graceful stop, exit code 0
           second.child.kill("SIGTERM")
@@ -84,82 +85,6 @@ for (const store of storage) {
     )
   })
 }
-
-/** A TCP proxy in front of PostgreSQL that the test can cut and restore. */
-const makeProxy = (target: URL) =>
-  Effect.acquireRelease(
-    Effect.promise(async () => {
-      const sockets = new Set<Socket>()
-      let server: Server | undefined
-      let port = 0
-      // Frozen: connections stay open but no byte goes through, like a
-      // database host that stopped answering without closing anything.
-      let frozen = false
-      const start = () =>
-        new Promise<void>((resolve) => {
-          server = createServer((client) => {
-            const upstream = connect(Number(target.port || 5432), target.hostname)
-            sockets.add(client)
-            sockets.add(upstream)
-            client.on("data", (chunk) => {
-              if (!frozen) upstream.write(chunk)
-            })
-            upstream.on("data", (chunk) => {
-              if (!frozen) client.write(chunk)
-            })
-            const drop = () => {
-              client.destroy()
-              upstream.destroy()
-              sockets.delete(client)
-              sockets.delete(upstream)
-            }
-            client.on("error", drop).on("close", drop)
-            upstream.on("error", drop).on("close", drop)
-          })
-          server.listen(port, "127.0.0.1", () => {
-            port = (server!.address() as { port: number }).port
-            resolve()
-          })
-        })
-      const stop = () =>
-        new Promise<void>((resolve) => {
-          for (const socket of sockets) socket.destroy()
-          sockets.clear()
-          server?.close(() => resolve())
-        })
-      await start()
-      return {
-        port: () => port,
-        start,
-        stop,
-        freeze: (on: boolean) => {
-          frozen = on
-        }
-      }
-    }),
-    (proxy) => Effect.promise(() => proxy.stop())
-  )
-
-/** The receiver, in this process, on PostgreSQL reached through a proxy the test controls. */
-const receiverBehindProxy = (env: Record<string, string>) =>
-  Effect.gen(function* () {
-    const { url } = yield* makeIsolatedPostgres(testDatabaseUrl!)
-    const proxy = yield* makeProxy(new URL(url))
-    const viaProxy = new URL(url)
-    viaProxy.port = String(proxy.port())
-    const settings = testEnv({ DATABASE_POOL_SIZE: "4", ...env })
-    const context = yield* Layer.build(
-      makeReceiver(
-        Database.layerPostgres(viaProxy.toString(), {
-          poolSize: 4,
-          timeoutMs: Number(settings.DATABASE_TIMEOUT_MS ?? 5000)
-        })
-      ).pipe(Layer.provide(ReceiverConfig.fromRecord(settings)))
-    )
-    const server = yield* Effect.provide(HttpServer.HttpServer, context)
-    const port = NetAddress.isInetAddress(server.address) ? server.address.port : 0
-    return { proxy, baseUrl: `http://127.0.0.1:${port}` }
-  })
 
 describe.skipIf(testDatabaseUrl === undefined)("a database that stops answering", () => {
   it.live(
@@ -237,7 +162,7 @@ describe.skipIf(testDatabaseUrl === undefined)("database outage", () => {
         )
         expect(retried).toEqual(Array(10).fill(200))
         const balance = yield* eventually(() => balanceOf(baseUrl, "outage-during-9"), 20_000)
-        expect(balance).toBe(30)
+        expect(balance).toBe("30")
       }).pipe(Effect.scoped),
     120_000
   )

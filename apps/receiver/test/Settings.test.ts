@@ -123,9 +123,9 @@ layer(testReceiver(database, { POSTBACK_TEMPLATE: TEMPLATE }), {
         const r = await fetch(`${receiver.baseUrl}/api/users/template-user`, {
           headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` }
         })
-        return r.status === 200 ? ((await r.json()) as { balance: number }) : undefined
+        return r.status === 200 ? ((await r.json()) as { balance: string }) : undefined
       })
-      expect(ledger.balance).toBe(21)
+      expect(ledger.balance).toBe("21")
       const [row] = yield* Effect.promise(() =>
         receiver.sql.query<{ source: string; advertiser_name: string }>(
           "SELECT source, advertiser_name FROM postbacks WHERE user_id = 'template-user'"

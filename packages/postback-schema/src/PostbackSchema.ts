@@ -45,7 +45,7 @@ const PostbackParts = Schema.Struct({
   payout: DecimalParts,
   timestamp: Schema.Date.check(
     Schema.isBetweenDate({
-      minimum: new Date("0000-01-01T00:00:00.000Z"),
+      minimum: new Date("0001-01-01T00:00:00.000Z"),
       maximum: new Date("9999-12-31T23:59:59.999Z")
     })
   ),

@@ -254,6 +254,8 @@ describe("PostbackJson", () => {
       ["2024-02-29T00:00:00Z", "2024-02-29T00:00:00.000Z"],
       ["2000-02-29T00:00:00Z", "2000-02-29T00:00:00.000Z"],
       ["0050-06-01T00:00:00Z", "0050-06-01T00:00:00.000Z"],
+      ["0001-01-01T00:00:00Z", "0001-01-01T00:00:00.000Z"],
+      ["9999-12-31T23:59:59.999Z", "9999-12-31T23:59:59.999Z"],
       ["2023-01-01T00:30:00+01:00", "2022-12-31T23:30:00.000Z"]
     ])("reads %s as %s", (text, iso) => {
       const result = parsePostbackJson(withField("timestamp", text))
@@ -273,7 +275,10 @@ describe("PostbackJson", () => {
       ["2023-09-20T15:60:00Z", "is not a valid time of day"],
       ["2023-09-20T23:59:60Z", "is not a valid time of day"],
       ["2023-09-20T15:27:40+24:00", "has an invalid offset"],
-      ["0000-01-01T00:00:00+01:00", "must fall in the years 0000 to 9999 UTC"],
+      ["0000-01-01T00:00:00Z", "must fall in the years 0001 to 9999 UTC"],
+      ["0000-12-31T23:59:59.999Z", "must fall in the years 0001 to 9999 UTC"],
+      ["0001-01-01T00:30:00+01:00", "must fall in the years 0001 to 9999 UTC"],
+      ["9999-12-31T23:30:00-01:00", "must fall in the years 0001 to 9999 UTC"],
       ["2023-09-20", "expected an ISO 8601 date-time with Z or an offset"],
       ["2023-09-20 15:27:40Z", "expected an ISO 8601 date-time with Z or an offset"],
       ["2023-09-20T15:27Z", "expected an ISO 8601 date-time with Z or an offset"],

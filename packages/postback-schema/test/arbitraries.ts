@@ -10,9 +10,9 @@ export const payoutArb: fc.Arbitrary<Decimal> = fc
       .map((fraction) => Decimal.make(integer * 10n ** BigInt(scale) + fraction, scale))
   )
 
-/** Any millisecond of the years 0000 to 9999 UTC. */
+/** Any millisecond of the years 0001 to 9999 UTC. */
 export const timestampArb: fc.Arbitrary<Date> = fc.date({
-  min: new Date("0000-01-01T00:00:00.000Z"),
+  min: new Date("0001-01-01T00:00:00.000Z"),
   max: new Date("9999-12-31T23:59:59.999Z"),
   noInvalidDate: true
 })

@@ -1,12 +1,10 @@
-import { and, eq, inArray, sql } from "drizzle-orm"
-import { Effect } from "effect"
-import { HttpApiBuilder, HttpApiError } from "effect/http-api"
-import { NotReplayable, ReceiverApi, StoredPostback } from "../Api.ts"
-import { Database, useSql } from "../Db/Database.ts"
-import { postbacks } from "../Db/schema.ts"
-import { WakeSignal } from "../Worker/WakeSignal.ts"
+import { Effect, Layer, Option } from "effect"
+import { HttpApiBuilder } from "effect/http-api"
+import { NotFound, NotReplayable, ReceiverApi, StoredPostback } from "../Api.ts"
+import { WakeSignal } from "../WakeSignal.ts"
+import { AdminRepository, type PostbackRow } from "./Repository.ts"
 
-const toStored = (row: typeof postbacks.$inferSelect): StoredPostback =>
+const toStored = (row: PostbackRow): StoredPostback =>
   new StoredPostback({
     id: row.id,
     status: row.status,
@@ -29,52 +27,36 @@ const toStored = (row: typeof postbacks.$inferSelect): StoredPostback =>
     errors: row.errors
   })
 
+const notFound = (id: number) => new NotFound({ message: `no postback ${id}` })
+
+/** `GET /api/postbacks/:id` and `POST /api/postbacks/:id/replay`. */
 export const PostbacksLive = HttpApiBuilder.group(ReceiverApi, "postbacks", (handlers) =>
   Effect.gen(function* () {
-    const { db } = yield* Database
+    const repository = yield* AdminRepository
     const wake = yield* WakeSignal
-    const find = Effect.fn("Postbacks.find")(function* (id: number) {
-      const [row] = yield* useSql("read postback", () =>
-        db.select().from(postbacks).where(eq(postbacks.id, id))
-      )
-      if (row === undefined) return yield* new HttpApiError.NotFound()
-      return row
-    })
     return handlers
-      .handle("getPostback", ({ params }) =>
-        find(params.id).pipe(Effect.map(toStored), Effect.catchTag("DatabaseError", Effect.die))
+      .handle(
+        "getPostback",
+        Effect.fn("Postbacks.getPostback")(function* ({ params }) {
+          const row = yield* repository.postback(params.id)
+          if (Option.isNone(row)) return yield* notFound(params.id)
+          return toStored(row.value)
+        })
       )
       .handle(
         "replayPostback",
-        Effect.fn("Postbacks.replayPostback")(
-          function* ({ params }) {
-            // One conditional UPDATE: a postback credited meanwhile is never replayed.
-            const [row] = yield* useSql("replay postback", () =>
-              db
-                .update(postbacks)
-                .set({
-                  status: "pending",
-                  attempts: 0,
-                  nextAttemptAt: sql`now()`,
-                  lastError: null,
-                  processedAt: null
-                })
-                .where(
-                  and(eq(postbacks.id, params.id), inArray(postbacks.status, ["dead", "held"]))
-                )
-                .returning()
-            )
-            if (row === undefined) {
-              const current = yield* find(params.id)
-              return yield* new NotReplayable({
-                message: `postback ${params.id} is ${current.status}; only dead and held postbacks can be replayed`
-              })
-            }
+        Effect.fn("Postbacks.replayPostback")(function* ({ params }) {
+          const replayed = yield* repository.replay(params.id)
+          if (Option.isSome(replayed)) {
             wake.signal()
-            return toStored(row)
-          },
-          Effect.catchTag("DatabaseError", Effect.die)
-        )
+            return toStored(replayed.value)
+          }
+          const current = yield* repository.postback(params.id)
+          if (Option.isNone(current)) return yield* notFound(params.id)
+          return yield* new NotReplayable({
+            message: `postback ${params.id} is ${current.value.status}; only dead and held postbacks can be replayed`
+          })
+        })
       )
   })
-)
+).pipe(Layer.provide(AdminRepository.layer))

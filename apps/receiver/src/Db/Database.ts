@@ -1,6 +1,7 @@
 import { mkdirSync } from "node:fs"
+import { resolve } from "node:path"
 import { fileURLToPath } from "node:url"
-import { PGlite } from "@electric-sql/pglite"
+import { PGlite, types } from "@electric-sql/pglite"
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core"
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite"
 import { migrate as migratePglite } from "drizzle-orm/pglite/migrator"
@@ -9,6 +10,7 @@ import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator"
 import { Context, Data, Effect, Layer, Option, Redacted } from "effect"
 import postgres from "postgres"
 import { ReceiverConfig } from "../Config.ts"
+import { lockDataDir } from "./DataDirLock.ts"
 import * as schema from "./schema.ts"
 
 /** A database call failed (connection lost, constraint, timeout...). */
@@ -22,15 +24,24 @@ export class DatabaseError extends Data.TaggedError("DatabaseError")<{
   }
 }
 
-/** Plain SQL with positional parameters; the same text runs on PostgreSQL and PGlite. */
+/**
+ * Plain SQL with positional parameters; the same text runs on PostgreSQL and
+ * PGlite, and its rows come back alike from both drivers:
+ *
+ * - `bigint` (int8) and `numeric` as strings (exact; `Number()` them where
+ *   they are ids), `smallint` and `integer` as numbers, `boolean` as booleans;
+ * - `timestamptz`, `timestamp` and `date` as `Date` (also in the years 1 to
+ *   99, which both drivers' own parsers read as 1901 to 1999 or 2001 to 2099);
+ * - `json` and `jsonb` parsed.
+ */
 export interface SqlRunner {
   query<Row>(text: string, params?: ReadonlyArray<unknown>): Promise<Array<Row>>
 }
 
 /**
  * The raw driver behind drizzle, for the few statements that are hot or
- * shaped beyond what the query builder says well. postgres.js and PGlite
- * return different shapes from `execute()`; this interface hides that.
+ * shaped beyond what the query builder says well. Rows are normalised here,
+ * once, for both drivers (see {@link SqlRunner}).
  */
 export interface Sql extends SqlRunner {
   readonly dialect: "postgres" | "pglite"
@@ -66,6 +77,67 @@ const bounded = <A>(operation: string, timeoutMs: number, promise: Promise<A>): 
     )
   })
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}
+
+// PostgreSQL's text form of a date or time stamp: `2023-09-20 15:27:40.802+00`,
+// `0001-01-01 00:00:00+00`, `2023-09-20` (the ISO DateStyle, any session time zone).
+const PG_TIMESTAMP =
+  /^(\d{4,})-(\d\d)-(\d\d)(?:[ T](\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?)?(?:([+-])(\d\d)(?::?(\d\d))?(?::?(\d\d))?)?( BC)?$/
+
+/**
+ * A PostgreSQL date or time stamp as a `Date` (milliseconds; a time stamp
+ * without a zone is read as UTC). Exact for every year: `new Date(text)`
+ * reads the years 0 to 99 as 1900 to 1999 (or 2000 to 2099).
+ */
+export const parseTimestamp = (text: string): Date => {
+  const m = PG_TIMESTAMP.exec(text)
+  if (m === null) return new Date(text === "infinity" ? Number.NaN : Date.parse(text))
+  const year = m[12] === undefined ? Number(m[1]) : 1 - Number(m[1])
+  const offsetSeconds =
+    m[8] === undefined
+      ? 0
+      : (m[8] === "-" ? -1 : 1) *
+        (Number(m[9]) * 3600 + Number(m[10] ?? 0) * 60 + Number(m[11] ?? 0))
+  const date = new Date(0)
+  date.setUTCFullYear(year, Number(m[2]) - 1, Number(m[3]))
+  date.setUTCHours(
+    Number(m[4] ?? 0),
+    Number(m[5] ?? 0),
+    Number(m[6] ?? 0) - offsetSeconds,
+    m[7] === undefined ? 0 : Number(m[7].padEnd(3, "0").slice(0, 3))
+  )
+  return date
+}
+
+const identity = (text: string): string => text
+
+// PGlite's parsers for every query of the raw runner (drizzle passes its own
+// for dates, per query): int8 stays a string like postgres.js gives it.
+const PGLITE_PARSERS = {
+  [types.INT8]: identity,
+  [types.TIMESTAMPTZ]: parseTimestamp,
+  [types.TIMESTAMP]: parseTimestamp,
+  [types.DATE]: parseTimestamp
+}
+
+const DATE_TYPES = new Set<number>([types.TIMESTAMPTZ, types.TIMESTAMP, types.DATE])
+
+/**
+ * postgres.js rows in the shape of {@link SqlRunner}. drizzle turns
+ * postgres.js's date parsers off for the whole client (it maps dates itself),
+ * so the raw runner's dates arrive as text: they are parsed here.
+ */
+const postgresRows = <Row>(result: postgres.RowList<Array<postgres.Row>>): Array<Row> => {
+  const dates = result.columns?.filter((column) => DATE_TYPES.has(column.type))
+  if (dates !== undefined && dates.length > 0) {
+    for (const row of result) {
+      for (const { name } of dates) {
+        const value = row[name]
+        if (typeof value === "string") row[name] = parseTimestamp(value)
+      }
+    }
+  }
+  return result as unknown as Array<Row>
 }
 
 const openPostgres = (url: string, poolSize: number, timeoutMs: number) =>
@@ -110,13 +182,15 @@ const openPostgres = (url: string, poolSize: number, timeoutMs: number) =>
     Effect.map((client) => {
       const sql: Sql = {
         dialect: "postgres",
-        query: (text, params = []) =>
-          bounded(
-            "query",
-            timeoutMs,
-            client.unsafe(text, params as Array<postgres.ParameterOrJSON<never>>, {
-              prepare: true
-            })
+        query: async <Row>(text: string, params: ReadonlyArray<unknown> = []) =>
+          postgresRows<Row>(
+            await bounded(
+              "query",
+              timeoutMs,
+              client.unsafe(text, params as Array<postgres.ParameterOrJSON<never>>, {
+                prepare: true
+              })
+            )
           ),
         transaction: (f) =>
           bounded(
@@ -124,10 +198,12 @@ const openPostgres = (url: string, poolSize: number, timeoutMs: number) =>
             timeoutMs,
             client.begin((tx) =>
               f({
-                query: (text, params = []) =>
-                  tx.unsafe(text, params as Array<postgres.ParameterOrJSON<never>>, {
-                    prepare: true
-                  })
+                query: async <Row>(text: string, params: ReadonlyArray<unknown> = []) =>
+                  postgresRows<Row>(
+                    await tx.unsafe(text, params as Array<postgres.ParameterOrJSON<never>>, {
+                      prepare: true
+                    })
+                  )
               })
             ) as Promise<never>
           ),
@@ -140,41 +216,83 @@ const openPostgres = (url: string, poolSize: number, timeoutMs: number) =>
     })
   )
 
-const openPglite = (dataDir: string | undefined, timeoutMs: number) =>
-  Effect.acquireRelease(
-    Effect.tryPromise({
-      try: async () => {
-        if (dataDir !== undefined) mkdirSync(dataDir, { recursive: true })
-        const client = await PGlite.create(dataDir === undefined ? "memory://" : dataDir)
-        await migratePglite(drizzlePglite(client, { schema }), { migrationsFolder })
-        return client
-      },
-      catch: (cause) => new DatabaseError({ operation: "open PGlite", cause })
-    }),
-    (client) => Effect.promise(() => client.close())
-  ).pipe(
-    Effect.map((client) => {
-      const sql: Sql = {
-        dialect: "pglite",
-        query: async (text, params = []) =>
-          (await bounded("query", timeoutMs, client.query(text, params as Array<unknown>)))
-            .rows as Array<never>,
-        transaction: (f) =>
-          bounded(
-            "transaction",
-            timeoutMs,
-            client.transaction((tx) =>
-              f({
-                query: async (text, params = []) =>
-                  (await tx.query(text, params as Array<unknown>)).rows as Array<never>
-              })
+/**
+ * Takes `folder` (PGlite's files inside `RECEIVER_DATA_DIR`) for this process
+ * until the scope closes; fails at once when another process holds it.
+ */
+const lockFolder = (dataDir: string, folder: string) =>
+  Effect.gen(function* () {
+    const context = yield* Effect.context<never>()
+    return yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: () => {
+          mkdirSync(folder, { recursive: true })
+          return lockDataDir(resolve(dataDir), folder, (error) => {
+            // Another process took the folder over (this one stalled past the
+            // stale period): writing on would corrupt its data. Stop now.
+            Effect.runSyncWith(context)(
+              Effect.logError(
+                `Lost the lock on RECEIVER_DATA_DIR ${resolve(dataDir)} to another process (${error.message}); exiting so that only one process writes the embedded database`
+              )
             )
-          ),
-        listen: (channel, onNotify) => client.listen(channel, () => onNotify())
-      }
-      return { db: drizzlePglite(client, { schema }) as unknown as AppDatabase, sql }
-    })
-  )
+            process.exit(1)
+          })
+        },
+        catch: (cause) =>
+          new DatabaseError({ operation: "open the embedded database (PGlite)", cause })
+      }),
+      (release) => Effect.promise(() => release().catch(() => {}))
+    )
+  })
+
+const openPglite = (
+  location: { readonly dataDir: string; readonly folder: string } | undefined,
+  timeoutMs: number
+) =>
+  (location === undefined ? Effect.void : lockFolder(location.dataDir, location.folder))
+    .pipe(
+      Effect.andThen(
+        Effect.acquireRelease(
+          Effect.tryPromise({
+            try: async () => {
+              const client = await PGlite.create(
+                location === undefined ? "memory://" : location.folder,
+                { parsers: PGLITE_PARSERS }
+              )
+              await migratePglite(drizzlePglite(client, { schema }), { migrationsFolder })
+              return client
+            },
+            catch: (cause) => new DatabaseError({ operation: "open PGlite", cause })
+          }),
+          (client) => Effect.promise(() => client.close())
+        )
+      )
+    )
+    .pipe(
+      Effect.map((client) => {
+        const sql: Sql = {
+          dialect: "pglite",
+          query: async (text, params = []) =>
+            (await bounded("query", timeoutMs, client.query(text, params as Array<unknown>)))
+              .rows as Array<never>,
+          transaction: (f) =>
+            bounded(
+              "transaction",
+              timeoutMs,
+              client.transaction((tx) =>
+                f({
+                  query: async (text, params = []) =>
+                    (await tx.query(text, params as Array<unknown>)).rows as Array<never>
+                })
+              )
+            ),
+          listen: (channel, onNotify) => client.listen(channel, () => onNotify())
+        }
+        return { db: drizzlePglite(client, { schema }) as unknown as AppDatabase, sql }
+      })
+    )
+
+const pgliteFolder = (dataDir: string): string => `${dataDir.replace(/\/+$/, "")}/pglite`
 
 /**
  * The receiver's storage: drizzle for queries, the raw driver for hot paths.
@@ -194,12 +312,22 @@ export class Database extends Context.Service<
       openPostgres(url, options.poolSize ?? 10, options.timeoutMs ?? DEFAULT_TIMEOUT_MS)
     )
 
-  /** Embedded PGlite; in memory when `dataDir` is undefined. */
+  /**
+   * Embedded PGlite in `dataDir/pglite` (taken for this process: a second
+   * process on the same folder fails), or in memory when `dataDir` is
+   * undefined.
+   */
   static readonly layerPglite = (
     dataDir?: string,
     options: { readonly timeoutMs?: number } = {}
   ): Layer.Layer<Database, DatabaseError> =>
-    Layer.effect(Database, openPglite(dataDir, options.timeoutMs ?? DEFAULT_TIMEOUT_MS))
+    Layer.effect(
+      Database,
+      openPglite(
+        dataDir === undefined ? undefined : { dataDir, folder: pgliteFolder(dataDir) },
+        options.timeoutMs ?? DEFAULT_TIMEOUT_MS
+      )
+    )
 
   /** Chooses from `DATABASE_URL` and `RECEIVER_DATA_DIR`. */
   static readonly layer: Layer.Layer<Database, DatabaseError, ReceiverConfig> = Layer.unwrap(
@@ -207,11 +335,13 @@ export class Database extends Context.Service<
       const config = yield* ReceiverConfig
       return Option.match(config.databaseUrl, {
         onNone: () => {
-          const dir = `${config.dataDir.replace(/\/+$/, "")}/pglite`
+          const folder = pgliteFolder(config.dataDir)
           return Layer.effect(
             Database,
-            Effect.logInfo(`Using embedded PGlite in ${dir}`).pipe(
-              Effect.andThen(openPglite(dir, config.databaseTimeoutMs))
+            Effect.logInfo(`Using embedded PGlite in ${folder}`).pipe(
+              Effect.andThen(
+                openPglite({ dataDir: config.dataDir, folder }, config.databaseTimeoutMs)
+              )
             )
           )
         },

@@ -4,13 +4,14 @@ import {
   answerOf,
   type Classification,
   errorAnswer,
+  type PostbackSource,
   unavailableAnswer
 } from "@org/postback-handler"
-import { Context, Effect, Layer, Metric } from "effect"
+import { Context, Effect, Layer, LogLevel, Metric, References } from "effect"
 import { ReceiverConfig } from "../Config.ts"
 import type { RawRequest } from "../Db/schema.ts"
-import { IngestBatcher, StoreRefused } from "./Batcher.ts"
-import type { InboxRow } from "./InboxSql.ts"
+import { GroupCommit, QueueFull, StoreRefused } from "./GroupCommit.ts"
+import { type InboxRow, storableJson } from "./InboxSql.ts"
 import { IngestCore } from "./Ingest.ts"
 
 const received = Metric.counter("receiver_postbacks_received_total", {
@@ -39,16 +40,47 @@ const refusals = {
   Probe: counters.probe
 } as const
 
+const rejectedUnstored = Metric.counter("receiver_rejected_unstored_total", {
+  description:
+    "Rejected requests (answered 400) whose raw request the database refused to store, even alone",
+  incremental: true
+})
+
+// The ledger indexes the user id (accounts, reward_transactions), and
+// PostgreSQL cannot index a value of more than about 2,700 bytes: a longer
+// id would fail every crediting attempt, so it is held for a person at once.
+const MAX_USER_ID_BYTES = 2_000
+
+type Rejected = Extract<Classification, { _tag: "Rejected" }>
+type Accepted = Extract<Classification, { _tag: "Accepted" }>
+
+/** What the delivery log line says about one delivery (never the secret or a raw body). */
+interface DeliveryLine {
+  readonly outcome: string
+  readonly status: number
+  readonly postbackId?: number | undefined
+  readonly source?: PostbackSource | undefined
+  readonly offerId?: string | undefined
+  readonly payout?: string | undefined
+  readonly userId?: string | null | undefined
+}
+
 /**
  * The ingest route's HTTP edge: a plain `node:http` handler for
  * `/postbacks`, mounted in front of the Effect router by the server layer
  * (Http.ts). It only moves bytes: it reads the body (up to the limit),
  * hands the delivery to the ingest core of `@org/postback-handler` (which
  * decides everything: secret, method, body form, encoding, template,
- * decoding, identity), turns an accepted postback into an inbox row for the
- * group-commit batcher, and answers. Running each request through the
- * platform's router, middleware and body stream cost more than half the
- * throughput here, so this route is the one place that skips them.
+ * decoding, identity), turns an accepted postback into an inbox row (and a
+ * refused one into a rejected row) for the group commit, and answers.
+ * Running each request through the platform's router, middleware and body
+ * stream cost more than half the throughput here, so this route is the one
+ * place that skips them.
+ *
+ * Every delivery that carries the secret gets one log line at Info (its
+ * postback id, outcome, status, source, offer id, payout, user id and
+ * latency); refused secrets (401) and 503s get sampled lines instead, so a
+ * flood or an outage cannot flood the logs.
  */
 export interface IngestEdgeShape {
   readonly handle: (request: IncomingMessage, response: ServerResponse) => void
@@ -59,216 +91,333 @@ export interface IngestEdgeShape {
 export class IngestEdge extends Context.Service<IngestEdge, IngestEdgeShape>()(
   "@org/receiver/IngestEdge"
 ) {
-  static readonly layer: Layer.Layer<
-    IngestEdge,
-    never,
-    ReceiverConfig | IngestBatcher | IngestCore
-  > = Layer.effect(
-    IngestEdge,
-    Effect.gen(function* () {
-      const config = yield* ReceiverConfig
-      const batcher = yield* IngestBatcher
-      const ingest = yield* IngestCore
-      // The one place where `node:http` callbacks enter Effect: logs and
-      // metrics run with the services this layer was built with.
-      const context = yield* Effect.context<never>()
-      const runFork = Effect.runForkWith(context)
-      const count = (counter: Metric.Metric<number, unknown>) => counter.updateUnsafe(1, context)
-      const userIdKey = config.userIdKey
-      const holdAbove = config.holdPayoutAbove
-      const maxBody = ingest.maxBodyBytes
-      let draining = false
+  static readonly layer: Layer.Layer<IngestEdge, never, ReceiverConfig | GroupCommit | IngestCore> =
+    Layer.effect(
+      IngestEdge,
+      Effect.gen(function* () {
+        const config = yield* ReceiverConfig
+        const groupCommit = yield* GroupCommit
+        const ingest = yield* IngestCore
+        // The one place where `node:http` callbacks enter Effect: logs and
+        // metrics run with the services this layer was built with.
+        const context = yield* Effect.context<never>()
+        const runFork = Effect.runForkWith(context)
+        const count = (counter: Metric.Metric<number, unknown>) => counter.updateUnsafe(1, context)
+        const userIdKey = config.userIdKey
+        const holdAbove = config.holdPayoutAbove
+        const maxBody = ingest.maxBodyBytes
+        // Checked once: below Info, the hot path does not even build the line.
+        const logDeliveries = LogLevel.isGreaterThanOrEqualTo(
+          "Info",
+          Context.get(context, References.MinimumLogLevel)
+        )
+        let draining = false
 
-      // At most one log line a second per kind, with the count since the last
-      // one, so a flood of bad requests or an outage cannot flood the logs.
-      const sampled = (level: "warning" | "error") => {
-        let n = 0
-        let last = 0
-        return (message: string, detail: string) => {
-          n++
-          const now = Date.now()
-          if (now - last < 1000) return
-          const since = n
-          n = 0
-          last = now
-          const line = `${message} (${since} since the last report)`
-          runFork(
-            level === "warning" ? Effect.logWarning(line, detail) : Effect.logError(line, detail)
+        // At most one log line a second per kind, with the count since the last
+        // one, so a flood of bad requests or an outage cannot flood the logs.
+        const sampled = (level: "warning" | "error") => {
+          let n = 0
+          let last = 0
+          return (message: string, detail: string) => {
+            n++
+            const now = Date.now()
+            if (now - last < 1000) return
+            const since = n
+            n = 0
+            last = now
+            const line = `${message} (${since} since the last report)`
+            runFork(
+              level === "warning" ? Effect.logWarning(line, detail) : Effect.logError(line, detail)
+            )
+          }
+        }
+        const logUnauthorized = sampled("warning")
+        const logUnavailable = sampled("error")
+
+        const logDelivery = (receivedAt: Date, delivery: DeliveryLine) => {
+          if (!logDeliveries) return
+          const annotations: Record<string, unknown> = {
+            postbackId: delivery.postbackId ?? null,
+            outcome: delivery.outcome,
+            status: delivery.status
+          }
+          if (delivery.source !== undefined) annotations.source = delivery.source
+          if (delivery.offerId !== undefined) annotations.offerId = delivery.offerId
+          if (delivery.payout !== undefined) annotations.payout = delivery.payout
+          if (delivery.userId !== undefined) annotations.userId = delivery.userId
+          annotations.latencyMs = Date.now() - receivedAt.getTime()
+          runFork(Effect.logInfo("Postback delivery").pipe(Effect.annotateLogs(annotations)))
+        }
+
+        const unavailable = (response: ServerResponse, error: Error | string) => {
+          count(counters.unavailable)
+          const reason = typeof error === "string" ? error : error.message
+          logUnavailable("Postbacks not stored; answered 503 so the sender retries", reason)
+          reply(
+            response,
+            error instanceof QueueFull
+              ? unavailableAnswer(
+                  "too many postbacks are waiting for the database; the postback was not stored, retry later"
+                )
+              : unavailableAnswer()
           )
         }
-      }
-      const logUnauthorized = sampled("warning")
-      const logUnavailable = sampled("error")
 
-      const unavailable = (response: ServerResponse, reason: string) => {
-        count(counters.unavailable)
-        logUnavailable("Postbacks not stored; answered 503 so the sender retries", reason)
-        reply(response, unavailableAnswer())
-      }
+        const rawOf = (request: IncomingMessage, raw: Rejected["raw"]): RawRequest => ({
+          ...raw,
+          remoteAddress: request.socket.remoteAddress ?? null
+        })
 
-      const rawOf = (
-        request: IncomingMessage,
-        raw: Extract<Classification, { _tag: "Rejected" }>["raw"]
-      ): RawRequest => ({ ...raw, remoteAddress: request.socket.remoteAddress ?? null })
-
-      const toRow = (accepted: Extract<Classification, { _tag: "Accepted" }>): InboxRow => {
-        const { postback } = accepted
-        const holds = [...accepted.holds]
-        if (postback.payout.compare(holdAbove) > 0) {
-          holds.push({
-            path: "payout",
-            message: `is above PAYOUT_HOLD_ABOVE (${holdAbove.toString()} USD): a person approves it first`
-          })
-        }
-        return {
-          dedupKey: accepted.identity,
-          status: holds.length > 0 ? "held" : "pending",
-          source: accepted.source,
-          offerId: postback.offerId,
-          advertiserName: postback.advertiserName,
-          payout: postback.payout.toString(),
-          occurredAt: postback.timestamp.toISOString(),
-          isLoyaltyBoost: postback.isLoyaltyBoost,
-          payload: JSON.stringify(postback.payload),
-          userId: postback.payload[userIdKey]?.trim() || null,
-          deliveryCount: 1,
-          flags: accepted.flags.length === 0 ? null : JSON.stringify(accepted.flags),
-          problems: holds.length === 0 ? null : JSON.stringify(holds)
-        }
-      }
-
-      const reject = (
-        request: IncomingMessage,
-        response: ServerResponse,
-        rejected: Extract<Classification, { _tag: "Rejected" }>
-      ) => {
-        count(counters.rejected)
-        void batcher
-          .submitRejected({
-            source: rejected.source,
-            request: rawOf(request, rejected.raw),
-            errors: rejected.issues
-          })
-          .then(() => reply(response, answerOf(rejected)))
-      }
-
-      const settle = (
-        request: IncomingMessage,
-        response: ServerResponse,
-        classified: Classification
-      ): void => {
-        switch (classified._tag) {
-          case "Accepted": {
-            const row = toRow(classified)
-            batcher.enqueue(
-              row,
-              (stored) => {
-                count(
-                  stored.duplicate
-                    ? counters.duplicate
-                    : row.status === "held"
-                      ? counters.held
-                      : counters.accepted
-                )
-                sendJson(
-                  response,
-                  200,
-                  `{"status":"${row.status === "held" ? "held" : "accepted"}","id":${stored.id},"duplicate":${stored.duplicate}}`
-                )
-              },
-              (error) => {
-                if (error instanceof StoreRefused) {
-                  reject(request, response, {
-                    _tag: "Rejected",
-                    status: 400,
-                    source: classified.source,
-                    issues: [
-                      { path: "", message: `the database refused the postback: ${error.message}` }
-                    ],
-                    raw: classified.raw
-                  })
-                } else {
-                  unavailable(response, error.message)
-                }
-              }
-            )
-            return
+        const toRow = (accepted: Accepted): InboxRow => {
+          const { postback } = accepted
+          const holds = [...accepted.holds]
+          if (postback.payout.compare(holdAbove) > 0) {
+            holds.push({
+              path: "payout",
+              message: `is above PAYOUT_HOLD_ABOVE (${holdAbove.toString()} USD): a person approves it first`
+            })
           }
-          case "Rejected":
-            reject(request, response, classified)
-            return
-          case "Unauthorized":
-            logUnauthorized(
-              "Refused postback requests without the right secret",
-              `last from ${request.socket.remoteAddress ?? "unknown"}`
-            )
-            break
+          const userId = postback.payload[userIdKey]?.trim() || null
+          // A UTF-16 unit is at most 3 bytes of UTF-8: only a long id is measured.
+          if (userId !== null && userId.length * 3 > MAX_USER_ID_BYTES) {
+            const bytes = Buffer.byteLength(userId)
+            if (bytes > MAX_USER_ID_BYTES) {
+              holds.push({
+                path: `payload.${userIdKey}`,
+                message: `is ${bytes} bytes of UTF-8, more than the ${MAX_USER_ID_BYTES} the points ledger can index: it could never be credited as it is`
+              })
+            }
+          }
+          return {
+            dedupKey: accepted.identity,
+            status: holds.length > 0 ? "held" : "pending",
+            source: accepted.source,
+            offerId: postback.offerId,
+            advertiserName: postback.advertiserName,
+            payout: postback.payout.toString(),
+            occurredAt: postback.timestamp.toISOString(),
+            isLoyaltyBoost: postback.isLoyaltyBoost,
+            payload: JSON.stringify(postback.payload),
+            userId,
+            deliveryCount: 1,
+            flags: accepted.flags.length === 0 ? null : storableJson(accepted.flags),
+            problems: holds.length === 0 ? null : storableJson(holds)
+          }
         }
-        count(refusals[classified._tag])
-        reply(response, answerOf(classified))
-      }
 
-      const handle = (request: IncomingMessage, response: ServerResponse): void => {
-        const receivedAt = new Date()
-        const method = request.method ?? ""
-        const url = request.url ?? "/"
-        const admitted = ingest.admit({ method, url })
-        if (admitted !== undefined) {
-          request.resume()
-          settle(request, response, admitted)
-          return
+        /**
+         * Keeps a request that is not a conversion and answers 400 with the
+         * stored row's id; 503 when it cannot be kept now (the sender's retry
+         * will be kept). A row the database refuses even alone is counted
+         * and logged, and answered 400 without an id.
+         */
+        const reject = (
+          request: IncomingMessage,
+          response: ServerResponse,
+          receivedAt: Date,
+          rejected: Rejected,
+          postback?: InboxRow
+        ) => {
+          const delivery = {
+            outcome: "rejected",
+            status: 400,
+            source: rejected.source,
+            offerId: postback?.offerId,
+            payout: postback?.payout,
+            userId: postback?.userId
+          }
+          groupCommit.enqueueRejected(
+            {
+              source: rejected.source,
+              request: rawOf(request, rejected.raw),
+              errors: rejected.issues
+            },
+            (id) => {
+              count(counters.rejected)
+              reply(response, rejectedAnswer(rejected, id))
+              logDelivery(receivedAt, { ...delivery, postbackId: id })
+            },
+            (error) => {
+              if (!(error instanceof StoreRefused)) {
+                unavailable(response, error)
+                return
+              }
+              count(counters.rejected)
+              count(rejectedUnstored)
+              runFork(
+                Effect.logError(
+                  `A rejected ${rejected.source} request could not be kept: the database refused it (${error.message}); answered 400 without an id`
+                )
+              )
+              reply(response, rejectedAnswer(rejected, undefined))
+              logDelivery(receivedAt, delivery)
+            }
+          )
         }
-        if (draining) {
-          request.resume()
-          unavailable(response, "shutting down")
-          return
-        }
-        if (method.toUpperCase() === "GET") {
-          settle(request, response, ingest.classify({ method, url, receivedAt }))
-          return
-        }
-        readBody(request, maxBody).then(
-          (body) => {
-            if (body === undefined) {
-              count(counters.tooLarge)
-              reply(
-                response,
-                errorAnswer(413, `the request body has more than ${maxBody} bytes, the limit`, {
-                  connection: "close"
-                })
+
+        const settle = (
+          request: IncomingMessage,
+          response: ServerResponse,
+          receivedAt: Date,
+          classified: Classification
+        ): void => {
+          switch (classified._tag) {
+            case "Accepted": {
+              const row = toRow(classified)
+              groupCommit.enqueue(
+                row,
+                (stored) => {
+                  const outcome = stored.duplicate
+                    ? "duplicate"
+                    : row.status === "held"
+                      ? "held"
+                      : "accepted"
+                  count(counters[outcome])
+                  sendJson(
+                    response,
+                    200,
+                    `{"status":"${row.status === "held" ? "held" : "accepted"}","id":${stored.id},"duplicate":${stored.duplicate}}`
+                  )
+                  logDelivery(receivedAt, {
+                    outcome,
+                    status: 200,
+                    postbackId: stored.id,
+                    source: row.source,
+                    offerId: row.offerId,
+                    payout: row.payout,
+                    userId: row.userId
+                  })
+                },
+                (error) => {
+                  if (!(error instanceof StoreRefused)) {
+                    unavailable(response, error)
+                    return
+                  }
+                  // The database refused the postback's data: retrying cannot
+                  // help, so it is kept as a rejected request, with the reason.
+                  reject(
+                    request,
+                    response,
+                    receivedAt,
+                    {
+                      _tag: "Rejected",
+                      status: 400,
+                      source: classified.source,
+                      issues: [
+                        {
+                          path: "",
+                          message: `the database refused the postback: ${error.message}`
+                        }
+                      ],
+                      raw: classified.raw
+                    },
+                    row
+                  )
+                }
               )
               return
             }
-            const contentEncoding = request.headers["content-encoding"]
-            const delivery = {
-              method,
-              url,
-              contentType: request.headers["content-type"] ?? null,
-              body,
-              receivedAt
-            }
-            if (contentEncoding === undefined) settle(request, response, ingest.classify(delivery))
-            else {
-              void ingest
-                .classifyEncoded({ ...delivery, contentEncoding })
-                .then((classified) => settle(request, response, classified))
-            }
-          },
-          () => {
-            // The client went away mid-body: nothing to answer.
-            response.destroy()
+            case "Rejected":
+              reject(request, response, receivedAt, classified)
+              return
+            case "Unauthorized":
+              logUnauthorized(
+                "Refused postback requests without the right secret",
+                `last from ${request.socket.remoteAddress ?? "unknown"}`
+              )
+              break
+            case "TooLarge":
+            case "Unsupported":
+            case "Probe":
+              // A 414 is answered before the secret is checked: no delivery line.
+              if (classified.status !== 414) {
+                logDelivery(receivedAt, {
+                  outcome:
+                    classified._tag === "Probe"
+                      ? "probe"
+                      : classified._tag === "TooLarge"
+                        ? "too_large"
+                        : "unsupported",
+                  status: classified.status
+                })
+              }
+              break
           }
-        )
-      }
-
-      return IngestEdge.of({
-        handle,
-        drain: () => {
-          draining = true
+          count(refusals[classified._tag])
+          reply(response, answerOf(classified))
         }
+
+        const handle = (request: IncomingMessage, response: ServerResponse): void => {
+          const receivedAt = new Date()
+          const method = request.method ?? ""
+          const url = request.url ?? "/"
+          const admitted = ingest.admit({ method, url })
+          if (admitted !== undefined) {
+            request.resume()
+            settle(request, response, receivedAt, admitted)
+            return
+          }
+          if (draining) {
+            request.resume()
+            unavailable(response, "shutting down")
+            return
+          }
+          if (method.toUpperCase() === "GET") {
+            settle(request, response, receivedAt, ingest.classify({ method, url, receivedAt }))
+            return
+          }
+          readBody(request, maxBody).then(
+            (body) => {
+              if (body === undefined) {
+                count(counters.tooLarge)
+                reply(
+                  response,
+                  errorAnswer(413, `the request body has more than ${maxBody} bytes, the limit`, {
+                    connection: "close"
+                  })
+                )
+                logDelivery(receivedAt, { outcome: "too_large", status: 413 })
+                return
+              }
+              const contentEncoding = request.headers["content-encoding"]
+              const delivery = {
+                method,
+                url,
+                contentType: request.headers["content-type"] ?? null,
+                body,
+                receivedAt
+              }
+              if (contentEncoding === undefined)
+                settle(request, response, receivedAt, ingest.classify(delivery))
+              else {
+                void ingest
+                  .classifyEncoded({ ...delivery, contentEncoding })
+                  .then((classified) => settle(request, response, receivedAt, classified))
+              }
+            },
+            () => {
+              // The client went away mid-body: nothing to answer.
+              response.destroy()
+            }
+          )
+        }
+
+        return IngestEdge.of({
+          handle,
+          drain: () => {
+            draining = true
+          }
+        })
       })
-    })
-  )
+    )
+}
+
+/** The core's 400 (`{ error, message, issues }`) with the stored row's `id`. */
+const rejectedAnswer = (rejected: Rejected, id: number | undefined): Answer => {
+  const answer = answerOf(rejected)
+  return id === undefined
+    ? answer
+    : { ...answer, body: JSON.stringify({ ...(JSON.parse(answer.body) as object), id }) }
 }
 
 /** The body's bytes, or `undefined` once they exceed `limit` (then reading stops). */

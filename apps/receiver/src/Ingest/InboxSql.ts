@@ -42,6 +42,10 @@ export interface InsertedRow {
 // timestamptz) and where PostgreSQL and PGlite agree on array parameters.
 // ON CONFLICT folds retries into the stored row; the caller folds duplicates
 // within the batch first, as one statement may not update a row twice.
+// Rows are written in dedup-key order (binary, like the column's collation):
+// two batches meeting on the same keys (retries of the same postbacks, in
+// two receiver processes) then lock them in the same order and one waits
+// for the other instead of both deadlocking.
 // `xmax = 0` is true only for rows this statement inserted.
 const INSERT_POSTBACKS = `
 INSERT INTO postbacks AS p (
@@ -60,15 +64,21 @@ FROM unnest(
   dedup_key, status, source, offer_id, advertiser_name, payout, occurred_at,
   is_loyalty_boost, payload, user_id, delivery_count, flags, problems
 )
+ORDER BY b.dedup_key COLLATE "C"
 ON CONFLICT (dedup_key) DO UPDATE
   SET delivery_count = p.delivery_count + EXCLUDED.delivery_count,
       last_received_at = now()
-RETURNING p.id::text AS id, p.dedup_key, (p.xmax = 0) AS inserted`
+RETURNING p.id, p.dedup_key, (p.xmax = 0) AS inserted`
 
+// Rejected rows have no key to match them back by: they are inserted in
+// input order, so the ids the sequence hands out, ascending, are theirs in
+// that order.
 const INSERT_REJECTED = `
 INSERT INTO postbacks (status, source, request, errors)
 SELECT 'rejected', b.source, b.request::jsonb, b.errors::jsonb
-FROM unnest($1::text[], $2::text[], $3::text[]) AS b(source, request, errors)`
+FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS b(source, request, errors, n)
+ORDER BY b.n
+RETURNING id`
 
 /** Writes a batch of accepted postbacks (distinct dedup keys) in one statement. */
 export const insertPostbacks = async (
@@ -98,14 +108,52 @@ export const insertPostbacks = async (
   return result.map((r) => ({ id: Number(r.id), dedupKey: r.dedup_key, inserted: r.inserted }))
 }
 
-/** Keeps rejected requests for debugging, in one statement. */
+/** Keeps rejected requests for debugging, in one statement; their ids, in the order of `rows`. */
 export const insertRejected = async (
   sql: SqlRunner,
   rows: ReadonlyArray<RejectedRow>
-): Promise<void> => {
-  await sql.query(INSERT_REJECTED, [
+): Promise<ReadonlyArray<number>> => {
+  const result = await sql.query<{ id: string }>(INSERT_REJECTED, [
     rows.map((row) => row.source),
-    rows.map((row) => JSON.stringify(row.request)),
-    rows.map((row) => JSON.stringify(row.errors))
+    rows.map((row) => JSON.stringify(storableRequest(row.request))),
+    rows.map((row) => storableJson(row.errors))
   ])
+  return result.map((r) => Number(r.id)).sort((a, b) => a - b)
 }
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is exactly what must be found
+const NUL = /\u0000/
+
+// What jsonb (and text) cannot hold: a NUL, and a surrogate without its pair.
+const UNSTORABLE =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is exactly what must be found
+  /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g
+
+const escapeUnstorable = (text: string): string =>
+  text.replace(UNSTORABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
+
+/**
+ * JSON text for a jsonb column of messages (problems, flags): a message may
+ * quote the bytes of a request it could not read (a NUL, half of a
+ * surrogate pair), which jsonb refuses; those characters are written as the
+ * text of their escape (`\u0000`), so the message is kept, readable.
+ */
+export const storableJson = (value: unknown): string =>
+  JSON.stringify(value, (_key, v: unknown) =>
+    typeof v === "string" && v.search(UNSTORABLE) !== -1 ? escapeUnstorable(v) : v
+  )
+
+/**
+ * The raw request as jsonb can hold it. The ingest core keeps a body that is
+ * UTF-8 as text, but jsonb (like text) cannot hold a NUL character: such a
+ * body is kept as the base64 of its bytes instead, as a body that is not
+ * text is. Nothing is lost; the query's values are already storable.
+ */
+export const storableRequest = (request: RawRequest): RawRequest =>
+  request.bodyEncoding === "utf8" && request.body !== null && NUL.test(request.body)
+    ? {
+        ...request,
+        body: Buffer.from(request.body, "utf8").toString("base64"),
+        bodyEncoding: "base64"
+      }
+    : request

@@ -1,14 +1,13 @@
 import { readFile } from "node:fs/promises"
-import { delayAfter, exponential } from "@org/postback-retry"
 import {
   convertResult,
   parseRules,
   parseRulesJsonResult,
   type RewardRules
 } from "@org/reward-converter"
-import { type Config, Duration, Effect, Layer, Option, Random, Result } from "effect"
+import { type Config, Effect, Layer, Option, Result } from "effect"
 import { invalidSetting, ReceiverConfig } from "../Config.ts"
-import { RewardPolicy } from "./RewardPolicy.ts"
+import { type Conversion, type Decision, RewardPolicy, type SettledStatus } from "./RewardPolicy.ts"
 
 /** The reward rules: `REWARD_RULES_FILE` when set, otherwise `{ multiplier: POINTS_PER_USD }`. */
 export const loadRewardRules: Effect.Effect<RewardRules, Config.ConfigError, ReceiverConfig> =
@@ -34,11 +33,8 @@ export const loadRewardRules: Effect.Effect<RewardRules, Config.ConfigError, Rec
   })
 
 /**
- * Crediting with `@org/reward-converter`, retries with `@org/postback-retry`:
- * - the rules do not credit the conversion (by default: not LoyaltyBoost): `recorded`
- * - credited, but no user id in the payload: `unattributed`
- * - credited: the points and the converter's explanation
- * - the converter refuses the input (e.g. an absurd result): `dead`, with its message
+ * The reward policy of {@link RewardPolicy} with `@org/reward-converter` and
+ * the rules of {@link loadRewardRules}.
  */
 export const RewardPolicyLive: Layer.Layer<RewardPolicy, Config.ConfigError, ReceiverConfig> =
   Layer.effect(
@@ -46,40 +42,70 @@ export const RewardPolicyLive: Layer.Layer<RewardPolicy, Config.ConfigError, Rec
     Effect.gen(function* () {
       const config = yield* ReceiverConfig
       const rules = yield* loadRewardRules
-      // The jitter draws from Effect's Random, so a test can fix it.
-      const random = yield* Random.Random
-      const retry = exponential({
-        baseSeconds: Duration.toSeconds(config.workerRetryBase),
-        factor: 2,
-        capSeconds: Duration.toSeconds(config.workerRetryCap),
-        maxAttempts: config.workerMaxAttempts,
-        jitter: "full"
+      const settled = <S extends Exclude<SettledStatus, "credited">>(
+        conversion: Conversion,
+        status: S,
+        explanation: unknown,
+        error: string | null = null
+      ) => ({
+        credit: undefined,
+        settlement: { postbackId: conversion.postbackId, status, explanation, error }
       })
-      return RewardPolicy.of({
-        decide: (row) => {
-          const result = convertResult(row.payout, rules, {
-            offerId: row.offerId,
-            advertiserName: row.advertiserName,
-            isLoyaltyBoost: row.isLoyaltyBoost,
-            at: row.occurredAt
+      const decide = (conversion: Conversion): Decision => {
+        const payout = conversion.payout.toString()
+        if (conversion.payout.isZero()) {
+          return settled(conversion, "recorded", {
+            credited: false,
+            reason: "zero-payout",
+            payout,
+            points: "0",
+            summary: `a payout of ${payout} USD credits nothing: recorded`
           })
-          if (Result.isFailure(result)) return { status: "dead", error: result.failure.message }
-          const { credited, points, explanation } = result.success
-          if (!credited) return { status: "recorded", outcome: explanation }
-          if (row.userId === null) {
-            return {
-              status: "unattributed",
-              outcome: {
-                reason: "no-user-id",
-                summary: `no "${config.userIdKey}" in the payload: nobody to credit`,
-                wouldHaveCredited: explanation
-              }
-            }
+        }
+        const result = convertResult(conversion.payout, rules, {
+          offerId: conversion.offerId,
+          advertiserName: conversion.advertiserName,
+          isLoyaltyBoost: conversion.isLoyaltyBoost,
+          at: conversion.occurredAt
+        })
+        if (Result.isFailure(result)) {
+          return settled(conversion, "dead", null, result.failure.message)
+        }
+        const { credited, points, explanation } = result.success
+        if (!credited) return settled(conversion, "recorded", explanation)
+        if (points === 0n) {
+          return settled(conversion, "recorded", {
+            credited: false,
+            reason: "no-points",
+            payout,
+            points: "0",
+            summary: `${explanation.summary}: nothing to credit, recorded`,
+            conversion: explanation
+          })
+        }
+        if (conversion.userId === null) {
+          return settled(conversion, "unattributed", {
+            reason: "no-user-id",
+            summary: `no "${config.userIdKey}" in the payload: nobody to credit`,
+            wouldHaveCredited: explanation
+          })
+        }
+        return {
+          credit: {
+            postbackId: conversion.postbackId,
+            userId: conversion.userId,
+            points,
+            payout: conversion.payout,
+            explanation
+          },
+          settlement: {
+            postbackId: conversion.postbackId,
+            status: "credited",
+            explanation,
+            error: null
           }
-          return { status: "credited", userId: row.userId, points, explanation }
-        },
-        retryDelay: (attempts) =>
-          delayAfter(retry, attempts, { random: () => random.nextDoubleUnsafe() })
-      })
+        }
+      }
+      return RewardPolicy.of({ decide })
     })
   )

@@ -1,25 +1,21 @@
 import { hostname } from "node:os"
-import { Cause, Context, Duration, Effect, Layer, Metric, Result } from "effect"
+import { delayAfter, exponential } from "@org/postback-retry"
+import { Decimal } from "@org/postback-schema"
+import { Cause, Context, Duration, Effect, Layer, Metric, Random, Result } from "effect"
 import { ReceiverConfig } from "../Config.ts"
 import { Database, type DatabaseError, useSql } from "../Db/Database.ts"
-import { RewardPolicy } from "./RewardPolicy.ts"
-import { WakeSignal } from "./WakeSignal.ts"
-import {
-  type ClaimedRow,
-  type Credit,
-  claim,
-  credit,
-  finish,
-  type Settlement,
-  scheduleRetry
-} from "./WorkerSql.ts"
+import { WakeSignal } from "../WakeSignal.ts"
+import { type Credit, type Decision, RewardPolicy, type Settlement } from "./RewardPolicy.ts"
+import { type ClaimedRow, claim, credit, type Moved, reschedule, settle } from "./WorkerSql.ts"
 
 const processed = Metric.counter("receiver_postbacks_processed_total", {
-  description: "Postbacks the worker settled, by final status",
+  description:
+    "Postbacks the worker settled, by final status (credited, recorded, unattributed, dead)",
   incremental: true
 })
 const processingFailures = Metric.counter("receiver_processing_failures_total", {
-  description: "Postbacks whose processing failed and were sent back for a retry (or marked dead)",
+  description:
+    "Processing attempts that failed (a database error while settling); each is retried later, or dead after WORKER_MAX_ATTEMPTS",
   incremental: true
 })
 
@@ -30,11 +26,56 @@ export interface BatchReport {
   readonly failed: number
 }
 
+/** What the settlement log line says about a postback besides its status. */
+interface SettledDetail {
+  readonly userId: string | null
+  readonly points: bigint
+  readonly error: string | null
+}
+
+/** What a batch writes: the credits and every postback's settlement. */
+interface Plan {
+  readonly credits: ReadonlyArray<Credit>
+  readonly settlements: ReadonlyArray<Settlement>
+}
+
 /**
- * Processes the inbox: claims ready postbacks in batches, decides each one's
- * fate with the reward policy, and writes credits and statuses in one
- * transaction per batch. Transient failures go back to `pending` with the
- * retry policy's delay, and to `dead` when it gives up.
+ * The conversion of a claimed row, decided by the policy. A payout the
+ * database holds but the decimal type cannot read is impossible by the
+ * schema; should it happen, the row is dead with the reason, not retried.
+ */
+const decideRow = (policy: RewardPolicy["Service"], row: ClaimedRow): Decision => {
+  const payout = Decimal.fromString(row.payout)
+  if (payout === undefined) {
+    return {
+      credit: undefined,
+      settlement: {
+        postbackId: row.id,
+        status: "dead",
+        explanation: null,
+        error: `payout: ${JSON.stringify(row.payout)} is not a decimal`
+      }
+    }
+  }
+  return policy.decide({
+    postbackId: row.id,
+    payout,
+    offerId: row.offerId,
+    advertiserName: row.advertiserName,
+    isLoyaltyBoost: row.isLoyaltyBoost,
+    occurredAt: row.occurredAt,
+    userId: row.userId
+  })
+}
+
+/**
+ * Processes the inbox: claims ready postbacks in batches, plans each one's
+ * settlement with the reward policy, and writes credits and statuses in one
+ * transaction per batch. Transient failures go back to `pending` after a
+ * delay of the worker's retry policy (`WORKER_RETRY_*`), and to `dead` once
+ * `WORKER_MAX_ATTEMPTS` are spent. Every postback that reaches a final
+ * status is counted once in `receiver_postbacks_processed_total` and logged
+ * once at Info.
  */
 export class Worker extends Context.Service<
   Worker,
@@ -50,67 +91,87 @@ export class Worker extends Context.Service<
     const { sql } = yield* Database
     const config = yield* ReceiverConfig
     const policy = yield* RewardPolicy
+    // The jitter draws from Effect's Random, so a test can fix it.
+    const random = yield* Random.Random
     const id = `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`
     const leaseSeconds = Math.max(1, Math.round(Duration.toSeconds(config.workerLease)))
+    const retryPolicy = exponential({
+      baseSeconds: Duration.toSeconds(config.workerRetryBase),
+      factor: 2,
+      capSeconds: Duration.toSeconds(config.workerRetryCap),
+      maxAttempts: config.workerMaxAttempts,
+      jitter: "full"
+    })
+    /** Seconds before the next attempt after `attempts` failed ones, or `undefined`: dead. */
+    const retryDelay = (attempts: number): number | undefined =>
+      delayAfter(retryPolicy, attempts, { random: () => random.nextDoubleUnsafe() })
 
-    const settle = (rows: ReadonlyArray<ClaimedRow>) => {
+    /** Decides every row; writes nothing. */
+    const plan = (rows: ReadonlyArray<ClaimedRow>): Plan => {
       const credits: Array<Credit> = []
       const settlements: Array<Settlement> = []
       for (const row of rows) {
-        const decision = policy.decide(row)
-        switch (decision.status) {
-          case "credited":
-            credits.push({
-              postbackId: row.id,
-              userId: decision.userId,
-              points: decision.points,
-              payout: row.payout,
-              explanation: decision.explanation
-            })
-            settlements.push({
-              postbackId: row.id,
-              status: "credited",
-              outcome: decision.explanation,
-              error: null
-            })
-            break
-          case "dead":
-            settlements.push({
-              postbackId: row.id,
-              status: "dead",
-              outcome: null,
-              error: decision.error
-            })
-            break
-          default:
-            settlements.push({
-              postbackId: row.id,
-              status: decision.status,
-              outcome: decision.outcome,
-              error: null
-            })
-        }
+        const decision = decideRow(policy, row)
+        if (decision.credit !== undefined) credits.push(decision.credit)
+        settlements.push(decision.settlement)
       }
       return { credits, settlements }
     }
 
-    /** Credits and settles `rows` in one transaction; the number credited now. */
-    const commit = Effect.fn("Worker.commit")(function* (rows: ReadonlyArray<ClaimedRow>) {
-      const { credits, settlements } = settle(rows)
-      const creditedNow = yield* useSql("credit postbacks", () =>
-        sql.transaction(async (tx) => {
-          const creditedNow = await credit(tx, id, credits)
-          await finish(tx, id, settlements)
-          return creditedNow.length
-        })
-      )
-      for (const s of settlements) {
-        yield* Metric.update(Metric.withAttributes(processed, { status: s.status }), 1)
+    /**
+     * One metric update and one Info line for each postback that reached a
+     * final status, counted from what the statement changed (a row whose
+     * lease another worker took over is that worker's to report).
+     */
+    const report = Effect.fn("Worker.report")(function* (
+      moved: ReadonlyArray<Moved>,
+      details: ReadonlyMap<number, SettledDetail>
+    ) {
+      for (const row of moved) {
+        if (row.status === "pending") continue
+        yield* Metric.update(Metric.withAttributes(processed, { status: row.status }), 1)
+        const detail = details.get(row.postbackId)
+        yield* Effect.logInfo("Postback settled").pipe(
+          Effect.annotateLogs({
+            postbackId: row.postbackId,
+            status: row.status,
+            points: (detail?.points ?? 0n).toString(),
+            userId: detail?.userId ?? null,
+            ...(row.status === "dead" ? { error: detail?.error ?? null } : {})
+          })
+        )
       }
-      return creditedNow
     })
 
-    /** Back to `pending` after the retry policy's delay, or `dead` when it gives up. */
+    /** Credits and settles `rows` in one transaction; the number credited now. */
+    const commit = Effect.fn("Worker.commit")(function* (rows: ReadonlyArray<ClaimedRow>) {
+      const { credits, settlements } = plan(rows)
+      const { creditedNow, settled } = yield* useSql("credit postbacks", () =>
+        sql.transaction(async (tx) => {
+          const creditedNow = await credit(tx, id, credits)
+          const settled = await settle(tx, id, settlements)
+          return { creditedNow, settled }
+        })
+      )
+      const points = new Map(credits.map((c) => [c.postbackId, c.points]))
+      const errors = new Map(settlements.map((s) => [s.postbackId, s.error]))
+      yield* report(
+        settled,
+        new Map(
+          rows.map((row) => [
+            row.id,
+            {
+              userId: row.userId,
+              points: points.get(row.id) ?? 0n,
+              error: errors.get(row.id) ?? null
+            }
+          ])
+        )
+      )
+      return creditedNow.length
+    })
+
+    /** Back to `pending` after the retry delay, or `dead` once the attempts are spent. */
     const retryLater = Effect.fn("Worker.retryLater")(function* (
       rows: ReadonlyArray<ClaimedRow>,
       error: DatabaseError
@@ -120,19 +181,22 @@ export class Worker extends Context.Service<
         `Processing failed for postback(s) ${rows.map((r) => r.id).join(", ")}; retrying later`,
         error.message
       )
-      yield* useSql("schedule retries", () =>
-        scheduleRetry(
+      const moved = yield* useSql("schedule retries", () =>
+        reschedule(
           sql,
           id,
-          rows.map((row) => ({
-            postbackId: row.id,
-            delaySeconds: policy.retryDelay(row.attempts)
-          })),
+          rows.map((row) => ({ postbackId: row.id, delaySeconds: retryDelay(row.attempts) })),
           error.message
         )
       ).pipe(
         // If even that fails the database is gone; the lease brings the rows back.
-        Effect.catchTag("DatabaseError", () => Effect.void)
+        Effect.catchTag("DatabaseError", () => Effect.succeed([]))
+      )
+      yield* report(
+        moved,
+        new Map(
+          rows.map((row) => [row.id, { userId: row.userId, points: 0n, error: error.message }])
+        )
       )
     })
 

@@ -1,6 +1,7 @@
 import type { SqlRunner } from "../Db/Database.ts"
+import type { Credit, SettledStatus, Settlement } from "./RewardPolicy.ts"
 
-/** A postback claimed for processing, as stored. */
+/** A postback claimed for processing, as stored (the worker makes it a `Conversion`). */
 export interface ClaimedRow {
   readonly id: number
   readonly offerId: string
@@ -82,8 +83,10 @@ WITH input AS (
 SELECT postback_id::text AS postback_id FROM inserted`
 
 // Settle the claimed rows this worker still owns: final status, why, and the
-// lease released. A row whose lease was taken over is left to its new owner.
-const FINISH = `
+// lease released. A row whose lease was taken over is left to its new owner;
+// RETURNING tells which rows this statement settled, so that metrics and
+// logs count each postback once.
+const SETTLE = `
 UPDATE postbacks AS p
 SET status = f.status,
     outcome = f.outcome::jsonb,
@@ -93,11 +96,12 @@ SET status = f.status,
     locked_by = NULL,
     locked_until = NULL
 FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS f(id, status, outcome, error)
-WHERE p.id = f.id::bigint AND p.status = 'processing' AND p.locked_by = $1`
+WHERE p.id = f.id::bigint AND p.status = 'processing' AND p.locked_by = $1
+RETURNING p.id::text AS id, p.status`
 
 // A transient failure: back to pending after a delay, or dead when the retry
 // policy has no attempt left (status and delay decided by the caller).
-const RETRY = `
+const RESCHEDULE = `
 UPDATE postbacks AS p
 SET status = f.status,
     last_error = $5,
@@ -106,8 +110,10 @@ SET status = f.status,
     locked_by = NULL,
     locked_until = NULL
 FROM unnest($2::text[], $3::text[], $4::text[]) AS f(id, status, delay)
-WHERE p.id = f.id::bigint AND p.status = 'processing' AND p.locked_by = $1`
+WHERE p.id = f.id::bigint AND p.status = 'processing' AND p.locked_by = $1
+RETURNING p.id::text AS id, p.status`
 
+/** Claims up to `limit` ready postbacks (and expired claims) for `workerId`. */
 export const claim = async (
   sql: SqlRunner,
   workerId: string,
@@ -138,15 +144,7 @@ export const claim = async (
   }))
 }
 
-export interface Credit {
-  readonly postbackId: number
-  readonly userId: string
-  readonly points: bigint
-  readonly payout: string
-  readonly explanation: unknown
-}
-
-/** Returns the ids of the postbacks credited now (not credited before). */
+/** Writes `credits` (those still claimed by `workerId`); returns the ids credited now, not before. */
 export const credit = async (
   sql: SqlRunner,
   workerId: string,
@@ -158,52 +156,60 @@ export const credit = async (
     credits.map((c) => String(c.postbackId)),
     credits.map((c) => c.userId),
     credits.map((c) => c.points.toString()),
-    credits.map((c) => c.payout),
+    credits.map((c) => c.payout.toString()),
     credits.map((c) => JSON.stringify(c.explanation))
   ])
   return rows.map((row) => Number(row.postback_id))
 }
 
-export interface Settlement {
+/** A row this worker moved to a status: what `settle` and `reschedule` return. */
+export interface Moved {
   readonly postbackId: number
-  readonly status: "credited" | "recorded" | "unattributed" | "dead"
-  readonly outcome: unknown
-  readonly error: string | null
+  readonly status: SettledStatus | "pending"
 }
 
-export const finish = async (
+const moved = (rows: ReadonlyArray<{ id: string; status: string }>): ReadonlyArray<Moved> =>
+  rows.map((row) => ({ postbackId: Number(row.id), status: row.status as Moved["status"] }))
+
+/** Gives each postback of `settlements` still claimed by `workerId` its final status. */
+export const settle = async (
   sql: SqlRunner,
   workerId: string,
   settlements: ReadonlyArray<Settlement>
-): Promise<void> => {
-  if (settlements.length === 0) return
-  await sql.query(FINISH, [
-    workerId,
-    settlements.map((s) => String(s.postbackId)),
-    settlements.map((s) => s.status),
-    settlements.map((s) => JSON.stringify(s.outcome ?? null)),
-    settlements.map((s) => s.error)
-  ])
+): Promise<ReadonlyArray<Moved>> => {
+  if (settlements.length === 0) return []
+  return moved(
+    await sql.query<{ id: string; status: string }>(SETTLE, [
+      workerId,
+      settlements.map((s) => String(s.postbackId)),
+      settlements.map((s) => s.status),
+      settlements.map((s) => JSON.stringify(s.explanation ?? null)),
+      settlements.map((s) => s.error)
+    ])
+  )
 }
 
 export interface Retry {
   readonly postbackId: number
-  /** Seconds until the next attempt, or `undefined` when the policy gives up. */
+  /** Seconds until the next attempt, or `undefined` when the retry policy gives up. */
   readonly delaySeconds: number | undefined
 }
 
-export const scheduleRetry = async (
+/** After a failure: each row back to `pending` after its delay, or `dead` without one. */
+export const reschedule = async (
   sql: SqlRunner,
   workerId: string,
   retries: ReadonlyArray<Retry>,
   error: string
-): Promise<void> => {
-  if (retries.length === 0) return
-  await sql.query(RETRY, [
-    workerId,
-    retries.map((r) => String(r.postbackId)),
-    retries.map((r) => (r.delaySeconds === undefined ? "dead" : "pending")),
-    retries.map((r) => `${r.delaySeconds ?? 0} seconds`),
-    error
-  ])
+): Promise<ReadonlyArray<Moved>> => {
+  if (retries.length === 0) return []
+  return moved(
+    await sql.query<{ id: string; status: string }>(RESCHEDULE, [
+      workerId,
+      retries.map((r) => String(r.postbackId)),
+      retries.map((r) => (r.delaySeconds === undefined ? "dead" : "pending")),
+      retries.map((r) => `${r.delaySeconds ?? 0} seconds`),
+      error
+    ])
+  )
 }

@@ -14,46 +14,60 @@ export interface ReceiverProcess {
   readonly exited: Promise<number | string>
 }
 
+/** `src/main.ts serve` (through tsx, on the TypeScript sources) with `env` over the test settings. */
+const spawnReceiver = (env: Record<string, string>) => {
+  const child = spawn(
+    process.execPath,
+    ["--conditions=@org/source", "--import", "tsx", "src/main.ts", "serve"],
+    {
+      cwd: appDir,
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...testEnv(env) },
+      stdio: ["ignore", "pipe", "pipe"]
+    }
+  )
+  let output = ""
+  const exited = new Promise<number | string>((done) =>
+    child.once("exit", (code, signal) => done(code ?? signal ?? "unknown"))
+  )
+  const onOutput = (f: (output: string) => void) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString()
+      f(output)
+    }
+    child.stdout?.on("data", onData)
+    child.stderr?.on("data", onData)
+  }
+  return { child, exited, output: () => output, onOutput }
+}
+
+const LISTENING = /Listening on (http:\/\/[^\s"]+)/
+
 /**
- * Starts `src/main.ts serve` (through tsx, on the TypeScript sources) and
- * waits until it listens. The process is killed when the scope closes, if it
- * is still running.
+ * Starts `src/main.ts serve` and waits until it listens. The process is
+ * killed when the scope closes, if it is still running.
  */
 export const startReceiverProcess = (env: Record<string, string>) =>
   Effect.acquireRelease(
     Effect.promise(
       () =>
         new Promise<ReceiverProcess>((resolve, reject) => {
-          const child = spawn(
-            process.execPath,
-            ["--conditions=@org/source", "--import", "tsx", "src/main.ts", "serve"],
-            {
-              cwd: appDir,
-              env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...testEnv(env) },
-              stdio: ["ignore", "pipe", "pipe"]
-            }
-          )
-          let output = ""
-          const exited = new Promise<number | string>((done) =>
-            child.once("exit", (code, signal) => done(code ?? signal ?? "unknown"))
-          )
+          const { child, exited, output, onOutput } = spawnReceiver(env)
           const timer = setTimeout(() => {
             child.kill("SIGKILL")
-            reject(new Error(`receiver did not start in time:\n${output}`))
+            reject(new Error(`receiver did not start in time:\n${output()}`))
           }, 60_000)
-          const onData = (chunk: Buffer) => {
-            output += chunk.toString()
-            const listening = /Listening on (http:\/\/[^\s"]+)/.exec(output)
+          let started = false
+          onOutput((text) => {
+            const listening = started ? null : LISTENING.exec(text)
             if (listening !== null) {
+              started = true
               clearTimeout(timer)
-              resolve({ baseUrl: listening[1]!, child, output: () => output, exited })
+              resolve({ baseUrl: listening[1]!, child, output, exited })
             }
-          }
-          child.stdout.on("data", onData)
-          child.stderr.on("data", onData)
+          })
           void exited.then((code) => {
             clearTimeout(timer)
-            reject(new Error(`receiver exited (${code}) before listening:\n${output}`))
+            reject(new Error(`receiver exited (${code}) before listening:\n${output()}`))
           })
         })
     ),
@@ -64,3 +78,22 @@ export const startReceiverProcess = (env: Record<string, string>) =>
         }
       })
   )
+
+/**
+ * Starts `src/main.ts serve` expecting it to fail: resolves with its exit
+ * code and output once it exits. A process that starts listening instead is
+ * killed, and reported with `listening: true`.
+ */
+export const receiverStartFailure = (env: Record<string, string>) =>
+  Effect.promise(async () => {
+    const { child, exited, output, onOutput } = spawnReceiver(env)
+    let listening = false
+    onOutput((text) => {
+      if (!listening && LISTENING.test(text)) {
+        listening = true
+        child.kill("SIGKILL")
+      }
+    })
+    const code = await exited
+    return { code, output: output(), listening }
+  })

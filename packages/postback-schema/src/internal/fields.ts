@@ -127,13 +127,14 @@ const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
 const isLeapYear = (year: number): boolean =>
   (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0
 
-const YEAR_0: number = new Date(0).setUTCFullYear(0, 0, 1)
+const YEAR_1: number = new Date(0).setUTCFullYear(1, 0, 1)
 const YEAR_10000: number = Date.UTC(10000, 0, 1)
 
 /**
  * The instant a timestamp names. Digits below the millisecond are dropped (a
- * `Date` holds milliseconds). The instant must fall in the years 0000 to 9999
- * UTC, so that its canonical text reads back.
+ * `Date` holds milliseconds). The instant must fall in the years 0001 to 9999
+ * UTC: its canonical text then reads back, and PostgreSQL can store it (it
+ * has no year 0: 1 BC precedes AD 1).
  */
 export const timestamp = (u: unknown): Date | Problem => {
   if (typeof u !== "string") return expected(TIMESTAMP_EXPECTED, u)
@@ -172,8 +173,8 @@ export const timestamp = (u: unknown): Date | Problem => {
         new Date(0).setUTCFullYear(year, month - 1, day) +
         ((hour * 60 + minute - offsetMinutes) * 60 + second) * 1000 +
         millis
-  if (!(time >= YEAR_0 && time < YEAR_10000)) {
-    return new Problem(`must fall in the years 0000 to 9999 UTC, got ${show(u)}`)
+  if (!(time >= YEAR_1 && time < YEAR_10000)) {
+    return new Problem(`must fall in the years 0001 to 9999 UTC, got ${show(u)}`)
   }
   return new Date(time)
 }

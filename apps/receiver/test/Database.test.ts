@@ -1,0 +1,67 @@
+// The raw SQL runner gives the same row shapes on PostgreSQL (postgres.js,
+// whose date parsing drizzle turns off) and on PGlite: normalised once, in
+// Db/Database.ts, for every SQL module.
+import { describe, expect, it, layer } from "@effect/vitest"
+import { Effect } from "effect"
+import { Database, parseTimestamp } from "../src/Db/Database.ts"
+import { testDatabases } from "./support/databases.ts"
+
+const SHAPES = `
+SELECT '0001-01-01T00:00:00Z'::timestamptz AS year_one,
+       '2023-09-20T15:27:40.802Z'::timestamptz AS instant,
+       '2023-09-20T15:27:40.802'::timestamp AS local,
+       '0050-06-01'::date AS day,
+       9007199254740993::bigint AS big,
+       3::integer AS small,
+       1.50::numeric AS amount,
+       '{"a":"b","n":1}'::jsonb AS doc,
+       true AS flag,
+       NULL::timestamptz AS missing`
+
+const expected = {
+  year_one: new Date("0001-01-01T00:00:00.000Z"),
+  instant: new Date("2023-09-20T15:27:40.802Z"),
+  local: new Date("2023-09-20T15:27:40.802Z"),
+  day: new Date("0050-06-01T00:00:00.000Z"),
+  big: "9007199254740993",
+  small: 3,
+  amount: "1.50",
+  doc: { a: "b", n: 1 },
+  flag: true,
+  missing: null
+}
+
+for (const database of testDatabases) {
+  layer(database.layer(), { timeout: 60_000, excludeTestServices: true })(
+    `row shapes on ${database.name}`,
+    (it) => {
+      it.effect(
+        "dates of every year as Date, int8 and numeric as exact strings, jsonb parsed, in and out of a transaction",
+        () =>
+          Effect.gen(function* () {
+            const { sql } = yield* Database
+            const [row] = yield* Effect.promise(() => sql.query(SHAPES))
+            expect(row).toEqual(expected)
+            const [inTransaction] = yield* Effect.promise(() =>
+              sql.transaction((tx) => tx.query(SHAPES))
+            )
+            expect(inTransaction).toEqual(expected)
+          })
+      )
+    }
+  )
+}
+
+describe("parseTimestamp", () => {
+  it("reads PostgreSQL's text of a time stamp in any zone, BC included", () => {
+    expect(parseTimestamp("2023-09-20 17:27:40.802123+02").toISOString()).toBe(
+      "2023-09-20T15:27:40.802Z"
+    )
+    expect(parseTimestamp("0001-01-01 00:00:00+00").toISOString()).toBe("0001-01-01T00:00:00.000Z")
+    expect(parseTimestamp("1900-01-01 00:00:00+00:53:28").toISOString()).toBe(
+      "1899-12-31T23:06:32.000Z"
+    )
+    expect(parseTimestamp("0001-12-31 00:00:00+00 BC").getUTCFullYear()).toBe(0)
+    expect(parseTimestamp("9999-12-31").toISOString()).toBe("9999-12-31T00:00:00.000Z")
+  })
+})
