@@ -1,6 +1,7 @@
 import type { PostbackFlag, PostbackSource, RawDelivery } from "@org/postback-handler"
 import { sql } from "drizzle-orm"
 import {
+  type AnyPgColumn,
   bigint,
   bigserial,
   boolean,
@@ -10,8 +11,10 @@ import {
   jsonb,
   numeric,
   pgTable,
+  smallint,
   text,
-  timestamp
+  timestamp,
+  unique
 } from "drizzle-orm/pg-core"
 
 /**
@@ -24,6 +27,10 @@ import {
  * - `held`: payout above the review limit; stored, not credited
  * - `rejected`: the request was not a valid postback; kept for debugging
  * - `dead`: processing failed past the retry policy; replayable
+ * - `reversed`: credited, then taken back by an operator (a compensating
+ *   `reversal` ledger entry; the credit itself stays in the ledger)
+ * - `repaired`: a rejected request an operator corrected and re-ingested
+ *   (`repaired_as_id` names the postback it became)
  */
 export const POSTBACK_STATUSES = [
   "pending",
@@ -33,7 +40,9 @@ export const POSTBACK_STATUSES = [
   "unattributed",
   "held",
   "rejected",
-  "dead"
+  "dead",
+  "reversed",
+  "repaired"
 ] as const
 
 export type PostbackStatus = (typeof POSTBACK_STATUSES)[number]
@@ -93,7 +102,26 @@ export const postbacks = pgTable(
     /** Rejected rows: the request as received. */
     request: jsonb("request").$type<RawRequest>(),
     /** Rejected rows: every problem found; held rows: why a person must look. */
-    errors: jsonb("errors").$type<ReadonlyArray<{ path: string; message: string }>>()
+    errors: jsonb("errors").$type<ReadonlyArray<{ path: string; message: string }>>(),
+    /**
+     * A test postback (sent by the console's test button through the real
+     * ingest path, marked by the `x-postback-test` header together with the
+     * valid secret): never credited, filtered out on request.
+     */
+    test: boolean("test").notNull().default(false),
+    /**
+     * The HTTP status answered to the latest delivery of this postback
+     * (200, 400, ...), written in the same statement as the delivery log row.
+     */
+    lastHttpStatus: smallint("last_http_status"),
+    // Operator actions (src/Admin/Actions.ts).
+    /**
+     * A `repaired` row: the postback its corrected request was re-ingested
+     * as (a new row, or the stored duplicate it turned out to be).
+     */
+    repairedAsId: bigint("repaired_as_id", { mode: "number" }).references(
+      (): AnyPgColumn => postbacks.id
+    )
   },
   (table) => [
     check(
@@ -107,26 +135,90 @@ export const postbacks = pgTable(
     index("postbacks_lease_idx").on(table.lockedUntil).where(sql`${table.status} = 'processing'`),
     // The inbox is append-only in arrival order: a BRIN index serves date
     // ranges for a fraction of a b-tree's cost on every insert.
-    index("postbacks_received_at_idx").using("brin", table.receivedAt)
+    index("postbacks_received_at_idx").using("brin", table.receivedAt),
+    // The console's history: newest first, keyset on (received_at, id).
+    index("postbacks_history_idx").on(table.receivedAt.desc(), table.id.desc()),
+    // The console's per-user filter (other filters ride on the history index:
+    // every index costs the ingest statement, the hottest path).
+    index("postbacks_user_id_idx").on(table.userId, table.receivedAt.desc())
   ]
 )
 
-/** The points ledger: one row per credited postback, guaranteed by the unique key. */
+/**
+ * The delivery log: one row per authenticated delivery that was stored or
+ * kept (accepted, duplicate, held, rejected), written in the same statement
+ * as its postback row (no extra round trip). Unauthenticated requests are
+ * only counted in a metric; a delivery answered 503 stores nothing.
+ * Rows older than `DELIVERY_LOG_RETENTION_DAYS` are deleted in small batches.
+ */
+export const deliveries = pgTable(
+  "deliveries",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    postbackId: bigint("postback_id", { mode: "number" })
+      .notNull()
+      .references(() => postbacks.id, { onDelete: "cascade" }),
+    /** When the request arrived at the receiver (the receiver's clock). */
+    receivedAt: timestamp("received_at", { withTimezone: true, mode: "date" }).notNull(),
+    source: text("source").$type<PostbackSource>().notNull(),
+    /** The HTTP status answered (200 accepted or duplicate, 400 rejected). */
+    httpStatus: smallint("http_status").notNull(),
+    /**
+     * Milliseconds from the request's arrival until its row was written
+     * (microsecond precision): the wait for the batch measured on the
+     * receiver's clock plus the statement's own time measured on the
+     * database's clock; the commit and the answer's write are not in it.
+     */
+    answerMs: numeric("answer_ms", { precision: 12, scale: 3 }).notNull()
+  },
+  (table) => [
+    index("deliveries_postback_id_idx").on(table.postbackId, table.id),
+    // Retention deletes by age: append-only, a BRIN index suffices.
+    index("deliveries_received_at_idx").using("brin", table.receivedAt)
+  ]
+)
+
+/**
+ * What a ledger entry is: `credit` (the worker credited a postback, points
+ * above zero) or `reversal` (an operator took a credit back: the credit's
+ * points negated, `reverses_id` naming the credit).
+ */
+export const TRANSACTION_KINDS = ["credit", "reversal"] as const
+
+export type TransactionKind = (typeof TRANSACTION_KINDS)[number]
+
+/**
+ * The points ledger, append-only: entries are never updated or deleted. At
+ * most one credit and one reversal per postback, guaranteed by the unique
+ * key on `(postback_id, kind)`; a user's balance is the sum of their entries.
+ */
 export const rewardTransactions = pgTable(
   "reward_transactions",
   {
     id: bigserial("id", { mode: "number" }).primaryKey(),
     postbackId: bigint("postback_id", { mode: "number" })
       .notNull()
-      .unique()
       .references(() => postbacks.id),
     userId: text("user_id").notNull(),
+    /** Positive for a credit, negative for a reversal. */
     points: bigint("points", { mode: "bigint" }).notNull(),
     payout: numeric("payout").notNull(),
     explanation: jsonb("explanation").$type<Record<string, unknown>>().notNull(),
-    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow()
+    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    kind: text("kind").$type<TransactionKind>().notNull().default("credit"),
+    /** A reversal: the credit it takes back. */
+    reversesId: bigint("reverses_id", { mode: "number" }).references(
+      (): AnyPgColumn => rewardTransactions.id
+    )
   },
-  (table) => [index("reward_transactions_user_id_idx").on(table.userId, table.id)]
+  (table) => [
+    index("reward_transactions_user_id_idx").on(table.userId, table.id),
+    unique("reward_transactions_postback_id_kind_key").on(table.postbackId, table.kind),
+    check(
+      "reward_transactions_kind_check",
+      sql.raw(`${"kind"} IN (${TRANSACTION_KINDS.map((k) => `'${k}'`).join(", ")})`)
+    )
+  ]
 )
 
 /** Each user's balance: the sum of their reward transactions, kept in the same transaction. */
@@ -136,3 +228,52 @@ export const accounts = pgTable("accounts", {
   createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
   updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow()
 })
+
+// Operator actions (src/Admin/Actions.ts).
+
+/**
+ * What an operator can do to a postback from the console (see the README's
+ * "Operator actions"): each one recorded in `operator_actions`.
+ */
+export const OPERATOR_ACTIONS = [
+  "approve",
+  "reject",
+  "attribute",
+  "replay",
+  "reverse",
+  "repair",
+  "test_postback"
+] as const
+
+export type OperatorAction = (typeof OPERATOR_ACTIONS)[number]
+
+/**
+ * The audit trail: one row per operator action that changed something,
+ * written in the same transaction as the change (so there is never a change
+ * without its row, nor a row without its change). Append-only.
+ */
+export const operatorActions = pgTable(
+  "operator_actions",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    postbackId: bigint("postback_id", { mode: "number" })
+      .notNull()
+      .references(() => postbacks.id),
+    action: text("action").$type<OperatorAction>().notNull(),
+    /** Who did it, as the console says (`"admin"` by default). */
+    operator: text("operator").notNull(),
+    at: timestamp("at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    reason: text("reason"),
+    /** What changed: the status before and after, the user id given, the fields corrected... */
+    details: jsonb("details").$type<Record<string, unknown>>().notNull(),
+    /** The request's `Idempotency-Key`, when given: a repeat answers the first outcome. */
+    idempotencyKey: text("idempotency_key").unique()
+  },
+  (table) => [
+    index("operator_actions_postback_id_idx").on(table.postbackId, table.id),
+    check(
+      "operator_actions_action_check",
+      sql.raw(`${"action"} IN (${OPERATOR_ACTIONS.map((a) => `'${a}'`).join(", ")})`)
+    )
+  ]
+)
