@@ -7,6 +7,7 @@ import {
   type PostbackSource,
   unavailableAnswer
 } from "@org/postback-handler"
+import type { Decimal } from "@org/postback-schema"
 import { Context, Effect, Layer, LogLevel, Metric, References } from "effect"
 import { ReceiverConfig } from "../Config.ts"
 import type { RawRequest } from "../Db/schema.ts"
@@ -50,6 +51,30 @@ const rejectedUnstored = Metric.counter("receiver_rejected_unstored_total", {
 // PostgreSQL cannot index a value of more than about 2,700 bytes: a longer
 // id would fail every crediting attempt, so it is held for a person at once.
 const MAX_USER_ID_BYTES = 2_000
+
+/**
+ * The header that marks a delivery as a test postback (`x-postback-test: 1`),
+ * as the console's test button sends it through the real ingest path. It is
+ * honoured only on a delivery that carries the valid secret (only those are
+ * stored); the row is stored with `test = true`, never credited, and its
+ * dedup key is the identity prefixed with `test:`, so a test never folds
+ * into (or swallows) a real conversion with the same fields.
+ */
+export const TEST_POSTBACK_HEADER = "x-postback-test"
+
+/** When a request arrived, and whether it is a test postback. */
+interface Arrival {
+  /** The receiver's wall clock at arrival. */
+  readonly receivedAt: Date
+  /** `performance.now()` at arrival (the delivery log's wait is measured on it). */
+  readonly arrivedAt: number
+  readonly test: boolean
+}
+
+const isTestDelivery = (request: IncomingMessage): boolean => {
+  const value = request.headers[TEST_POSTBACK_HEADER]
+  return value === "1" || value === "true"
+}
 
 type Rejected = Extract<Classification, { _tag: "Rejected" }>
 type Accepted = Extract<Classification, { _tag: "Accepted" }>
@@ -168,42 +193,8 @@ export class IngestEdge extends Context.Service<IngestEdge, IngestEdgeShape>()(
           remoteAddress: request.socket.remoteAddress ?? null
         })
 
-        const toRow = (accepted: Accepted): InboxRow => {
-          const { postback } = accepted
-          const holds = [...accepted.holds]
-          if (postback.payout.compare(holdAbove) > 0) {
-            holds.push({
-              path: "payout",
-              message: `is above PAYOUT_HOLD_ABOVE (${holdAbove.toString()} USD): a person approves it first`
-            })
-          }
-          const userId = postback.payload[userIdKey]?.trim() || null
-          // A UTF-16 unit is at most 3 bytes of UTF-8: only a long id is measured.
-          if (userId !== null && userId.length * 3 > MAX_USER_ID_BYTES) {
-            const bytes = Buffer.byteLength(userId)
-            if (bytes > MAX_USER_ID_BYTES) {
-              holds.push({
-                path: `payload.${userIdKey}`,
-                message: `is ${bytes} bytes of UTF-8, more than the ${MAX_USER_ID_BYTES} the points ledger can index: it could never be credited as it is`
-              })
-            }
-          }
-          return {
-            dedupKey: accepted.identity,
-            status: holds.length > 0 ? "held" : "pending",
-            source: accepted.source,
-            offerId: postback.offerId,
-            advertiserName: postback.advertiserName,
-            payout: postback.payout.toString(),
-            occurredAt: postback.timestamp.toISOString(),
-            isLoyaltyBoost: postback.isLoyaltyBoost,
-            payload: JSON.stringify(postback.payload),
-            userId,
-            deliveryCount: 1,
-            flags: accepted.flags.length === 0 ? null : storableJson(accepted.flags),
-            problems: holds.length === 0 ? null : storableJson(holds)
-          }
-        }
+        const toRow = (accepted: Accepted, arrival: Arrival): InboxRow =>
+          inboxRowOf(accepted, { userIdKey, holdAbove }, arrival)
 
         /**
          * Keeps a request that is not a conversion and answers 400 with the
@@ -214,10 +205,11 @@ export class IngestEdge extends Context.Service<IngestEdge, IngestEdgeShape>()(
         const reject = (
           request: IncomingMessage,
           response: ServerResponse,
-          receivedAt: Date,
+          arrival: Arrival,
           rejected: Rejected,
           postback?: InboxRow
         ) => {
+          const { receivedAt } = arrival
           const delivery = {
             outcome: "rejected",
             status: 400,
@@ -230,7 +222,11 @@ export class IngestEdge extends Context.Service<IngestEdge, IngestEdgeShape>()(
             {
               source: rejected.source,
               request: rawOf(request, rejected.raw),
-              errors: rejected.issues
+              errors: rejected.issues,
+              httpStatus: answerOf(rejected).status,
+              receivedAt,
+              arrivedAt: arrival.arrivedAt,
+              test: arrival.test
             },
             (id) => {
               count(counters.rejected)
@@ -258,12 +254,13 @@ export class IngestEdge extends Context.Service<IngestEdge, IngestEdgeShape>()(
         const settle = (
           request: IncomingMessage,
           response: ServerResponse,
-          receivedAt: Date,
+          arrival: Arrival,
           classified: Classification
         ): void => {
+          const { receivedAt } = arrival
           switch (classified._tag) {
             case "Accepted": {
-              const row = toRow(classified)
+              const row = toRow(classified, arrival)
               groupCommit.enqueue(
                 row,
                 (stored) => {
@@ -298,7 +295,7 @@ export class IngestEdge extends Context.Service<IngestEdge, IngestEdgeShape>()(
                   reject(
                     request,
                     response,
-                    receivedAt,
+                    arrival,
                     {
                       _tag: "Rejected",
                       status: 400,
@@ -318,7 +315,7 @@ export class IngestEdge extends Context.Service<IngestEdge, IngestEdgeShape>()(
               return
             }
             case "Rejected":
-              reject(request, response, receivedAt, classified)
+              reject(request, response, arrival, classified)
               return
             case "Unauthorized":
               logUnauthorized(
@@ -349,12 +346,17 @@ export class IngestEdge extends Context.Service<IngestEdge, IngestEdgeShape>()(
 
         const handle = (request: IncomingMessage, response: ServerResponse): void => {
           const receivedAt = new Date()
+          const arrival: Arrival = {
+            receivedAt,
+            arrivedAt: performance.now(),
+            test: isTestDelivery(request)
+          }
           const method = request.method ?? ""
           const url = request.url ?? "/"
           const admitted = ingest.admit({ method, url })
           if (admitted !== undefined) {
             request.resume()
-            settle(request, response, receivedAt, admitted)
+            settle(request, response, arrival, admitted)
             return
           }
           if (draining) {
@@ -363,7 +365,7 @@ export class IngestEdge extends Context.Service<IngestEdge, IngestEdgeShape>()(
             return
           }
           if (method.toUpperCase() === "GET") {
-            settle(request, response, receivedAt, ingest.classify({ method, url, receivedAt }))
+            settle(request, response, arrival, ingest.classify({ method, url, receivedAt }))
             return
           }
           readBody(request, maxBody).then(
@@ -388,11 +390,11 @@ export class IngestEdge extends Context.Service<IngestEdge, IngestEdgeShape>()(
                 receivedAt
               }
               if (contentEncoding === undefined)
-                settle(request, response, receivedAt, ingest.classify(delivery))
+                settle(request, response, arrival, ingest.classify(delivery))
               else {
                 void ingest
                   .classifyEncoded({ ...delivery, contentEncoding })
-                  .then((classified) => settle(request, response, receivedAt, classified))
+                  .then((classified) => settle(request, response, arrival, classified))
               }
             },
             () => {
@@ -410,6 +412,58 @@ export class IngestEdge extends Context.Service<IngestEdge, IngestEdgeShape>()(
         })
       })
     )
+}
+
+/**
+ * The inbox row of an accepted postback (every value in its wire text),
+ * with the receiver's own holds added to the core's: a payout above
+ * `PAYOUT_HOLD_ABOVE`, a user id longer than the ledger can index. Used by
+ * the edge, and by an operator's repair of a rejected postback (which
+ * stores the corrected request like a fresh delivery).
+ */
+export const inboxRowOf = (
+  accepted: Accepted,
+  settings: { readonly userIdKey: string; readonly holdAbove: Decimal },
+  arrival: Pick<Arrival, "receivedAt" | "test"> & { readonly arrivedAt?: number | undefined }
+): InboxRow => {
+  const { userIdKey, holdAbove } = settings
+  const { postback } = accepted
+  const holds = [...accepted.holds]
+  if (postback.payout.compare(holdAbove) > 0) {
+    holds.push({
+      path: "payout",
+      message: `is above PAYOUT_HOLD_ABOVE (${holdAbove.toString()} USD): a person approves it first`
+    })
+  }
+  const userId = postback.payload[userIdKey]?.trim() || null
+  // A UTF-16 unit is at most 3 bytes of UTF-8: only a long id is measured.
+  if (userId !== null && userId.length * 3 > MAX_USER_ID_BYTES) {
+    const bytes = Buffer.byteLength(userId)
+    if (bytes > MAX_USER_ID_BYTES) {
+      holds.push({
+        path: `payload.${userIdKey}`,
+        message: `is ${bytes} bytes of UTF-8, more than the ${MAX_USER_ID_BYTES} the points ledger can index: it could never be credited as it is`
+      })
+    }
+  }
+  return {
+    dedupKey: arrival.test ? `test:${accepted.identity}` : accepted.identity,
+    status: holds.length > 0 ? "held" : "pending",
+    source: accepted.source,
+    offerId: postback.offerId,
+    advertiserName: postback.advertiserName,
+    payout: postback.payout.toString(),
+    occurredAt: postback.timestamp.toISOString(),
+    isLoyaltyBoost: postback.isLoyaltyBoost,
+    payload: JSON.stringify(postback.payload),
+    userId,
+    deliveryCount: 1,
+    flags: accepted.flags.length === 0 ? null : storableJson(accepted.flags),
+    problems: holds.length === 0 ? null : storableJson(holds),
+    receivedAt: arrival.receivedAt,
+    arrivedAt: arrival.arrivedAt,
+    test: arrival.test
+  }
 }
 
 /** The core's 400 (`{ error, message, issues }`) with the stored row's `id`. */

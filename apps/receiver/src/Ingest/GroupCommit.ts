@@ -395,7 +395,11 @@ class GroupCommitImpl {
       g.waiters.length === 1 ? g.row : { ...g.row, deliveryCount: g.waiters.length }
     )
     try {
-      const result = await this.retryingConflicts(attempt, () => insertPostbacks(this.sql, rows))
+      // One delivery log row per request, the folded retries included.
+      const deliveries = groups.flatMap((g) => g.waiters.map((w) => w.row))
+      const result = await this.retryingConflicts(attempt, () =>
+        insertPostbacks(this.sql, rows, deliveries)
+      )
       batchRows.updateUnsafe(rows.length, this.context)
       this.settle(groups, result)
     } catch (error) {

@@ -1,8 +1,25 @@
 import type { SqlRunner } from "../Db/Database.ts"
 import type { PostbackSource, RawRequest } from "../Db/schema.ts"
 
+/**
+ * When and how one delivery arrived, for its row in the delivery log. Every
+ * field is optional: a row without them is logged at the statement's time
+ * (`now()`), as a `test` of false, with a wait of 0.
+ */
+export interface DeliveryTiming {
+  /** When the request arrived (the receiver's wall clock). */
+  readonly receivedAt?: Date | undefined
+  /**
+   * `performance.now()` when the request arrived: the wait until its batch
+   * was sent is measured on this monotonic clock.
+   */
+  readonly arrivedAt?: number | undefined
+  /** A test postback (the console's test button): stored with `test = true`. */
+  readonly test?: boolean | undefined
+}
+
 /** One accepted postback, ready for the inbox, every value in its wire text. */
-export interface InboxRow {
+export interface InboxRow extends DeliveryTiming {
   readonly dedupKey: string
   readonly status: "pending" | "held"
   readonly source: PostbackSource
@@ -23,8 +40,10 @@ export interface InboxRow {
 }
 
 /** One request that was not a valid postback. */
-export interface RejectedRow {
+export interface RejectedRow extends DeliveryTiming {
   readonly source: PostbackSource
+  /** The HTTP status it is answered with (400 unless said otherwise). */
+  readonly httpStatus?: number | undefined
   readonly request: RawRequest
   readonly errors: ReadonlyArray<{ readonly path: string; readonly message: string }>
 }
@@ -36,56 +55,109 @@ export interface InsertedRow {
   readonly inserted: boolean
 }
 
-// The group-commit statement. Every column travels as one text[] parameter,
+// The group-commit statement: the inbox rows and, in the same statement
+// (a data-modifying CTE, so no extra round trip), one delivery log row per
+// delivery. Every column travels as one text[] parameter,
 // so the statement text is the same for every batch size and stays one
 // prepared statement; casts happen in SQL, where they are exact (numeric,
 // timestamptz) and where PostgreSQL and PGlite agree on array parameters.
 // ON CONFLICT folds retries into the stored row; the caller folds duplicates
-// within the batch first, as one statement may not update a row twice.
+// within the batch first, as one statement may not update a row twice, and
+// passes one delivery per request (the folded ones included), joined back
+// to the row by its dedup key.
 // Rows are written in dedup-key order (binary, like the column's collation):
 // two batches meeting on the same keys (retries of the same postbacks, in
 // two receiver processes) then lock them in the same order and one waits
 // for the other instead of both deadlocking.
 // `xmax = 0` is true only for rows this statement inserted.
+// A delivery's `answer_ms` is its wait for the batch (the receiver's
+// monotonic clock, passed in) plus the statement's time until the log row is
+// written (`clock_timestamp() - statement_timestamp()`, the database's
+// clock): each difference is taken on one clock, so no skew between the two
+// enters it. The commit (its fsync) and writing the answer come after and
+// are not in it.
 const INSERT_POSTBACKS = `
-INSERT INTO postbacks AS p (
-  dedup_key, status, source, offer_id, advertiser_name, payout, occurred_at,
-  is_loyalty_boost, payload, user_id, delivery_count, flags, errors, next_attempt_at
+WITH ins AS (
+  INSERT INTO postbacks AS p (
+    dedup_key, status, source, offer_id, advertiser_name, payout, occurred_at,
+    is_loyalty_boost, payload, user_id, delivery_count, flags, errors, next_attempt_at,
+    test, last_http_status
+  )
+  SELECT
+    b.dedup_key, b.status, b.source, b.offer_id, b.advertiser_name, b.payout::numeric,
+    b.occurred_at::timestamptz, b.is_loyalty_boost::boolean, b.payload::jsonb, b.user_id,
+    b.delivery_count::integer, b.flags::jsonb, b.problems::jsonb,
+    CASE WHEN b.status = 'pending' THEN now() END,
+    b.test::boolean, 200
+  FROM unnest(
+    $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+    $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],
+    $14::text[]
+  ) AS b(
+    dedup_key, status, source, offer_id, advertiser_name, payout, occurred_at,
+    is_loyalty_boost, payload, user_id, delivery_count, flags, problems, test
+  )
+  ORDER BY b.dedup_key COLLATE "C"
+  ON CONFLICT (dedup_key) DO UPDATE
+    SET delivery_count = p.delivery_count + EXCLUDED.delivery_count,
+        last_received_at = now(),
+        last_http_status = EXCLUDED.last_http_status
+  RETURNING p.id, p.dedup_key, (p.xmax = 0) AS inserted
+), logged AS (
+  INSERT INTO deliveries (postback_id, received_at, source, http_status, answer_ms)
+  SELECT ins.id, coalesce(d.received_at::timestamptz, now()), d.source, 200,
+    round(d.wait_ms::numeric + extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000, 3)
+  FROM unnest($15::text[], $16::text[], $17::text[], $18::text[])
+    AS d(dedup_key, received_at, source, wait_ms)
+  JOIN ins ON ins.dedup_key = d.dedup_key
 )
-SELECT
-  b.dedup_key, b.status, b.source, b.offer_id, b.advertiser_name, b.payout::numeric,
-  b.occurred_at::timestamptz, b.is_loyalty_boost::boolean, b.payload::jsonb, b.user_id,
-  b.delivery_count::integer, b.flags::jsonb, b.problems::jsonb,
-  CASE WHEN b.status = 'pending' THEN now() END
-FROM unnest(
-  $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-  $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[]
-) AS b(
-  dedup_key, status, source, offer_id, advertiser_name, payout, occurred_at,
-  is_loyalty_boost, payload, user_id, delivery_count, flags, problems
-)
-ORDER BY b.dedup_key COLLATE "C"
-ON CONFLICT (dedup_key) DO UPDATE
-  SET delivery_count = p.delivery_count + EXCLUDED.delivery_count,
-      last_received_at = now()
-RETURNING p.id, p.dedup_key, (p.xmax = 0) AS inserted`
+SELECT id, dedup_key, inserted FROM ins`
 
 // Rejected rows have no key to match them back by: they are inserted in
 // input order, so the ids the sequence hands out, ascending, are theirs in
-// that order.
+// that order; the delivery log rows are matched to them the same way.
 const INSERT_REJECTED = `
-INSERT INTO postbacks (status, source, request, errors)
-SELECT 'rejected', b.source, b.request::jsonb, b.errors::jsonb
-FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS b(source, request, errors, n)
-ORDER BY b.n
-RETURNING id`
+WITH ins AS (
+  INSERT INTO postbacks (status, source, request, errors, test, last_http_status)
+  SELECT 'rejected', b.source, b.request::jsonb, b.errors::jsonb, b.test::boolean,
+    b.http_status::smallint
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+    WITH ORDINALITY AS b(source, request, errors, test, http_status, n)
+  ORDER BY b.n
+  RETURNING id, source, last_http_status
+), logged AS (
+  INSERT INTO deliveries (postback_id, received_at, source, http_status, answer_ms)
+  SELECT r.id, coalesce(d.received_at::timestamptz, now()), r.source, r.last_http_status,
+    round(d.wait_ms::numeric + extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000, 3)
+  FROM (SELECT id, source, last_http_status, row_number() OVER (ORDER BY id) AS n FROM ins) AS r
+  JOIN unnest($6::text[], $7::text[]) WITH ORDINALITY AS d(received_at, wait_ms, n) USING (n)
+)
+SELECT id FROM ins`
 
-/** Writes a batch of accepted postbacks (distinct dedup keys) in one statement. */
+/** Milliseconds (3 decimals) from `arrivedAt` until `sentAt`, both `performance.now()`. */
+const waitMs = (arrivedAt: number | undefined, sentAt: number): string =>
+  arrivedAt === undefined ? "0" : Math.max(0, sentAt - arrivedAt).toFixed(3)
+
+/**
+ * One delivery of an accepted postback, for the delivery log: retries of one
+ * postback folded into one row in a batch each still have their own.
+ */
+export interface AcceptedDelivery extends DeliveryTiming {
+  readonly dedupKey: string
+  readonly source: PostbackSource
+}
+
+/**
+ * Writes a batch of accepted postbacks (distinct dedup keys) and their
+ * deliveries' log rows (all 200) in one statement. `deliveries` defaults to
+ * one per row (the row's own timing); each must name a dedup key of `rows`.
+ */
 export const insertPostbacks = async (
   sql: SqlRunner,
-  rows: ReadonlyArray<InboxRow>
+  rows: ReadonlyArray<InboxRow>,
+  deliveries: ReadonlyArray<AcceptedDelivery> = rows
 ): Promise<ReadonlyArray<InsertedRow>> => {
-  const columns: Array<Array<string | null>> = Array.from({ length: 13 }, () => [])
+  const columns: Array<Array<string | null>> = Array.from({ length: 18 }, () => [])
   for (const row of rows) {
     columns[0]!.push(row.dedupKey)
     columns[1]!.push(row.status)
@@ -100,6 +172,14 @@ export const insertPostbacks = async (
     columns[10]!.push(String(row.deliveryCount))
     columns[11]!.push(row.flags)
     columns[12]!.push(row.problems)
+    columns[13]!.push(row.test === true ? "t" : "f")
+  }
+  const sentAt = performance.now()
+  for (const delivery of deliveries) {
+    columns[14]!.push(delivery.dedupKey)
+    columns[15]!.push(delivery.receivedAt?.toISOString() ?? null)
+    columns[16]!.push(delivery.source)
+    columns[17]!.push(waitMs(delivery.arrivedAt, sentAt))
   }
   const result = await sql.query<{ id: string; dedup_key: string; inserted: boolean }>(
     INSERT_POSTBACKS,
@@ -108,15 +188,23 @@ export const insertPostbacks = async (
   return result.map((r) => ({ id: Number(r.id), dedupKey: r.dedup_key, inserted: r.inserted }))
 }
 
-/** Keeps rejected requests for debugging, in one statement; their ids, in the order of `rows`. */
+/**
+ * Keeps rejected requests for debugging, with their deliveries' log rows, in
+ * one statement; their ids, in the order of `rows`.
+ */
 export const insertRejected = async (
   sql: SqlRunner,
   rows: ReadonlyArray<RejectedRow>
 ): Promise<ReadonlyArray<number>> => {
+  const sentAt = performance.now()
   const result = await sql.query<{ id: string }>(INSERT_REJECTED, [
     rows.map((row) => row.source),
     rows.map((row) => JSON.stringify(storableRequest(row.request))),
-    rows.map((row) => storableJson(row.errors))
+    rows.map((row) => storableJson(row.errors)),
+    rows.map((row) => (row.test === true ? "t" : "f")),
+    rows.map((row) => String(row.httpStatus ?? 400)),
+    rows.map((row) => row.receivedAt?.toISOString() ?? null),
+    rows.map((row) => waitMs(row.arrivedAt, sentAt))
   ])
   return result.map((r) => Number(r.id)).sort((a, b) => a - b)
 }
