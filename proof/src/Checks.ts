@@ -1,0 +1,38 @@
+import type { Traffic } from "./Report.ts"
+
+/**
+ * The answer-time bound of the receiver's README ("What the receiver
+ * answers"): every ingest answer within twice `DATABASE_TIMEOUT_MS` plus
+ * `INGEST_BATCH_WAIT_MS`, in milliseconds.
+ */
+export const answerBound = (databaseTimeoutMs: number, batchWaitMs = 0): number =>
+  2 * databaseTimeoutMs + batchWaitMs
+
+/**
+ * The promises every suite checks on its traffic: no `5xx` but `503`, no
+ * status outside `allowed`, no request left without an answer by a running
+ * receiver (a client-side timeout), and no answer slower than `boundMs`.
+ * Connection errors are the kills' doing and are not violations.
+ */
+export const trafficViolations = (
+  traffic: Traffic,
+  options: { readonly allowed: ReadonlyArray<number>; readonly boundMs: number }
+): Array<string> => {
+  const out: Array<string> = []
+  const unexpected = traffic.unexpected(options.allowed)
+  const isServerError = (status: string) => Number(status) >= 500 && status !== "503"
+  const fiveHundreds = Object.entries(unexpected).filter(([s]) => isServerError(s))
+  if (fiveHundreds.length > 0)
+    out.push(`5xx other than 503: ${JSON.stringify(Object.fromEntries(fiveHundreds))}`)
+  const others = Object.entries(unexpected).filter(([s]) => !isServerError(s))
+  if (others.length > 0)
+    out.push(`unexpected statuses: ${JSON.stringify(Object.fromEntries(others))}`)
+  const timeouts = traffic.errors.get("timeout") ?? 0
+  if (timeouts > 0) out.push(`${timeouts} requests not answered within the client's time limit`)
+  const slow = traffic.latencies.filter((l) => l > options.boundMs).length
+  if (slow > 0) {
+    const max = Math.max(...traffic.latencies)
+    out.push(`${slow} answers slower than ${options.boundMs} ms (max ${max.toFixed(0)} ms)`)
+  }
+  return out
+}

@@ -1,0 +1,4 @@
+import type { SuiteResult } from "../Report.ts"
+import type { SuiteOptions } from "../Suite.ts"
+
+export const storm = async (_options: SuiteOptions): Promise<Array<SuiteResult>> => []
