@@ -13,6 +13,7 @@ import { ReceiverConfig } from "./Config.ts"
 import type { Database } from "./Db/Database.ts"
 import { IngestEdge } from "./Ingest/Edge.ts"
 import { INGEST_PATH } from "./Ingest/Route.ts"
+import { PageLive } from "./Page.ts"
 import type { Secrets } from "./Secrets.ts"
 import type { WakeSignal } from "./WakeSignal.ts"
 
@@ -124,14 +125,15 @@ export const ApiLive = HttpApiBuilder.layer(ReceiverApi, { openapiPath: "/api/op
 )
 
 /**
- * The Effect side of the server: admin API, health probes and the OpenAPI
- * document. Its requests are not logged one by one (the ingest edge writes
- * its own delivery log); the address is logged once it listens.
+ * The Effect side of the server: admin API, health probes, the OpenAPI
+ * document and the operator console page (`/`, `/assets/*`, see `Page.ts`).
+ * Its requests are not logged one by one (the ingest edge writes its own
+ * delivery log); the address is logged once it listens.
  */
 export const HttpAppLive: Layer.Layer<
   never,
   never,
   HttpServer.HttpServer | Database | Secrets | WakeSignal
-> = HttpRouter.serve(ApiLive, { disableLogger: true }).pipe(
+> = HttpRouter.serve(Layer.mergeAll(ApiLive, PageLive), { disableLogger: true }).pipe(
   Layer.provide(NodeHttpServer.layerHttpServices)
 )
