@@ -13,8 +13,9 @@
  * file not yet there. Assets no manifest names any more are pruned once they
  * are an hour old.
  *
- * Run: `tsx scripts/build-web.ts` (part of `pnpm build`); vitest runs it once
- * before the tests through `setup` (its `globalSetup`).
+ * Run: `tsx scripts/build-web.ts [--quiet]` (part of `pnpm build` and `pnpm
+ * dev`); vitest runs it once before the tests through `setup` (its
+ * `globalSetup`).
  */
 import { randomUUID } from "node:crypto"
 import { mkdir, readdir, rename, rm, stat, writeFile } from "node:fs/promises"
@@ -97,5 +98,8 @@ export const setup = async (): Promise<void> => {
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const manifest = await buildWeb()
-  console.log(`console page built in ${webOutDir}: ${manifest.files.join(", ")}`)
+  // `--quiet` for `pnpm dev`, whose output (`dev urls`) is read by people and scripts.
+  if (!process.argv.includes("--quiet")) {
+    console.log(`console page built in ${webOutDir}: ${manifest.files.join(", ")}`)
+  }
 }

@@ -12,7 +12,14 @@ import {
 } from "./api.ts"
 import { SeriesChart } from "./Chart.tsx"
 import { Detail } from "./Detail.tsx"
-import { type Filter, filterQuery, initialFilter, PRESETS, seriesBucket } from "./filter.ts"
+import {
+  type Filter,
+  filterBody,
+  filterQuery,
+  initialFilter,
+  PRESETS,
+  seriesBucket
+} from "./filter.ts"
 import { formatPoints, formatTime, formatUsd, STATUS_LABELS } from "./format.ts"
 import { StatusBadge, TestBadge } from "./Status.tsx"
 
@@ -135,7 +142,7 @@ export const History = (props: { readonly session: Session }) => {
     try {
       const plan = await api.post<{ matched: number; replayed: number }>("/api/postbacks/replay", {
         operator,
-        filter: filterQuery(filter),
+        filter: filterBody(filter),
         dryRun: true
       })
       setReplayPlan(plan.matched)
@@ -148,7 +155,7 @@ export const History = (props: { readonly session: Session }) => {
     try {
       const done = await api.post<{ matched: number; replayed: number }>("/api/postbacks/replay", {
         operator,
-        filter: filterQuery(filter),
+        filter: filterBody(filter),
         dryRun: false
       })
       setReplayPlan(null)

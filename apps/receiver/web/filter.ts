@@ -78,3 +78,17 @@ export const seriesBucket = (filter: Filter): "hour" | "day" => {
   }
   return "day"
 }
+
+/**
+ * The filter as the JSON body of `POST /api/postbacks/replay` takes it: the
+ * same fields as {@link filterQuery}, with booleans as JSON booleans.
+ */
+export const filterBody = (filter: Filter): Readonly<Record<string, string | boolean>> => {
+  const body: Record<string, string | boolean> = {}
+  for (const [key, value] of Object.entries(filterQuery(filter))) {
+    if (value === undefined || value === "") continue
+    body[key] =
+      key === "loyaltyBoost" || key === "flagged" || key === "test" ? value === "true" : value
+  }
+  return body
+}
