@@ -47,7 +47,7 @@ export const SeriesChart = (props: { readonly series: Series }) => {
       type: "bar",
       data: {
         labels: series.buckets.map((bucket) =>
-          formatBucket(bucket.start, series.bucket, series.timeZone)
+          formatBucket(bucket.start, series.bucket, series.timeZone, series.buckets.length > 24)
         ),
         datasets: statuses.map((status) => ({
           label: STATUS_LABELS[status] ?? status,

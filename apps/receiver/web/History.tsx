@@ -433,7 +433,7 @@ export const History = (props: { readonly session: Session }) => {
                     <StatusBadge status={item.status} />
                   </td>
                   <td>{item.offerId ?? "—"}</td>
-                  <td>{item.advertiserName ?? "—"}</td>
+                  <td class="wrap">{item.advertiserName ?? "—"}</td>
                   <td class="num">{formatUsd(item.payout)}</td>
                   <td>{item.userId ?? "—"}</td>
                   <td class="num">{formatPoints(item.points)}</td>

@@ -26,14 +26,27 @@ export const formatTime = (iso: string | null | undefined, timeZone: string): st
   return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}:${parts.second}`
 }
 
-/** A bucket's label on the chart: `14:00` for hours, `30 Nov` for days. */
-export const formatBucket = (iso: string, bucket: "hour" | "day", timeZone: string): string =>
+/**
+ * A bucket's label on the chart: `14:00` for hours (`30 Nov 14:00` when the
+ * range spans several days), `30 Nov` for days.
+ */
+export const formatBucket = (
+  iso: string,
+  bucket: "hour" | "day",
+  timeZone: string,
+  severalDays: boolean
+): string =>
   new Intl.DateTimeFormat("en-GB", {
     timeZone,
     ...(bucket === "hour"
-      ? { day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" }
+      ? {
+          ...(severalDays ? { day: "2-digit", month: "short" } : {}),
+          hour: "2-digit",
+          minute: "2-digit",
+          hourCycle: "h23"
+        }
       : { day: "2-digit", month: "short" })
-  }).format(new Date(iso))
+  } as Intl.DateTimeFormatOptions).format(new Date(iso))
 
 /** `$2.10` from the exact decimal text `"2.10"`; `—` for none. */
 export const formatUsd = (usd: string | null | undefined): string =>
