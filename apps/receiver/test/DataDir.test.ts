@@ -54,6 +54,6 @@ describe("one receiver per embedded data folder", () => {
         restarted.child.kill("SIGTERM")
         expect(yield* Effect.promise(() => restarted.exited)).toBe(0)
       }).pipe(Effect.scoped),
-    120_000
+    600_000
   )
 })

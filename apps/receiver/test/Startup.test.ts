@@ -147,6 +147,9 @@ describe("settings errors name the setting", () => {
         expect(output).toContain("DATABASE_URL must be a PostgreSQL URL")
         expect(output).not.toContain("TypeError")
         expect(output).not.toContain("Invalid URL")
+        // the message alone, one line, not buried under a stack trace
+        expect(output).toContain("receiver: DATABASE_URL must be a PostgreSQL URL")
+        expect(output).not.toMatch(/^\s+at .*:\d+:\d+\)?$/m)
       }),
     60_000
   )

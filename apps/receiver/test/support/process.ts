@@ -55,7 +55,7 @@ export const startReceiverProcess = (env: Record<string, string>) =>
           const timer = setTimeout(() => {
             child.kill("SIGKILL")
             reject(new Error(`receiver did not start in time:\n${output()}`))
-          }, 60_000)
+          }, 240_000)
           let started = false
           onOutput((text) => {
             const listening = started ? null : LISTENING.exec(text)

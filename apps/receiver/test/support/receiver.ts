@@ -48,7 +48,7 @@ export const testReceiver = (database: TestDatabase, env: Record<string, string>
 /** Polls `check` until it returns a value other than `undefined`, for at most `timeoutMs`. */
 export const eventually = <A>(
   check: () => Promise<A | undefined>,
-  timeoutMs = 10_000
+  timeoutMs = 120_000
 ): Effect.Effect<A> =>
   Effect.promise(async () => {
     const deadline = Date.now() + timeoutMs
