@@ -18,7 +18,15 @@ const flatten = (
       return flatten(issue.issue, [...path, ...issue.path])
     case "Composite":
     case "AnyOf":
-      return issue.issues.flatMap((inner) => flatten(inner, path))
+      // An AnyOf without inner issues (a value of none of the members of an
+      // optional field's union: `5` for a string) is itself the problem.
+      if (issue.issues.length > 0) return issue.issues.flatMap((inner) => flatten(inner, path))
+      return [
+        {
+          path: pathText(path),
+          message: formatIssue(issue).issues[0]?.message ?? String(issue)
+        }
+      ]
     default:
       return [
         {

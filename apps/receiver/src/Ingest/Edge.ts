@@ -76,6 +76,31 @@ const isTestDelivery = (request: IncomingMessage): boolean => {
   return value === "1" || value === "true"
 }
 
+/**
+ * The query parameter that marks a test postback where no header can be
+ * set (MomentScience's "Test endpoint" sends to the registered URL as it
+ * is): `_test=1` in the postback URL. Reserved: MomentScience's macros and
+ * payload keys (letters, digits, underscores, and never a leading one in
+ * its guidance) do not produce it, and it is removed from the URL before
+ * the ingest core reads it, so it is never a payload entry nor part of the
+ * identity. Like the header, it counts only with the valid secret.
+ */
+export const TEST_POSTBACK_PARAM = "_test"
+
+const TEST_MARK = /(?:^|&)_test=(?:1|true)(?:&|$)/
+
+/** The request target without its test marker, or `undefined` when it carries none. */
+const withoutTestMarker = (url: string): string | undefined => {
+  const question = url.indexOf("?")
+  if (question === -1 || !TEST_MARK.test(url.slice(question + 1))) return undefined
+  const rest = url
+    .slice(question + 1)
+    .split("&")
+    .filter((part) => part !== "_test=1" && part !== "_test=true")
+    .join("&")
+  return rest === "" ? url.slice(0, question) : `${url.slice(0, question)}?${rest}`
+}
+
 type Rejected = Extract<Classification, { _tag: "Rejected" }>
 type Accepted = Extract<Classification, { _tag: "Accepted" }>
 
@@ -346,13 +371,15 @@ export class IngestEdge extends Context.Service<IngestEdge, IngestEdgeShape>()(
 
         const handle = (request: IncomingMessage, response: ServerResponse): void => {
           const receivedAt = new Date()
+          const target = request.url ?? "/"
+          const unmarked = withoutTestMarker(target)
           const arrival: Arrival = {
             receivedAt,
             arrivedAt: performance.now(),
-            test: isTestDelivery(request)
+            test: unmarked !== undefined || isTestDelivery(request)
           }
           const method = request.method ?? ""
-          const url = request.url ?? "/"
+          const url = unmarked ?? target
           const admitted = ingest.admit({ method, url })
           if (admitted !== undefined) {
             request.resume()

@@ -40,11 +40,32 @@ interface Plan {
 }
 
 /**
- * The conversion of a claimed row, decided by the policy. A payout the
+ * The conversion of a claimed row, decided by the policy; a test postback
+ * is `recorded` with the reason `test` before the policy is asked. A payout the
  * database holds but the decimal type cannot read is impossible by the
  * schema; should it happen, the row is dead with the reason, not retried.
  */
 const decideRow = (policy: RewardPolicy["Service"], row: ClaimedRow): Decision => {
+  if (row.test) {
+    // A test postback (the console's test button, or MomentScience's "Test
+    // endpoint" with the test marker) proves the route works; it never
+    // credits anyone, whatever its LoyaltyBoost flag and user id say.
+    return {
+      credit: undefined,
+      settlement: {
+        postbackId: row.id,
+        status: "recorded",
+        explanation: {
+          credited: false,
+          reason: "test",
+          payout: row.payout,
+          points: "0",
+          summary: "a test postback credits nobody: recorded"
+        },
+        error: null
+      }
+    }
+  }
   const payout = Decimal.fromString(row.payout)
   if (payout === undefined) {
     return {

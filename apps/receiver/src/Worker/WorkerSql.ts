@@ -13,6 +13,8 @@ export interface ClaimedRow {
   readonly userId: string | null
   /** Attempts including this one. */
   readonly attempts: number
+  /** A test postback (the ingest edge's test marker): settled as `recorded`, never credited. */
+  readonly test: boolean
 }
 
 // Claim up to $3 ready rows for worker $1 under a lease of $2.
@@ -51,13 +53,13 @@ SET status = 'processing',
 FROM picked
 WHERE p.id = picked.id
 RETURNING p.id::text AS id, p.offer_id, p.advertiser_name, p.payout::text AS payout,
-          p.occurred_at, p.is_loyalty_boost, p.payload, p.user_id, p.attempts`
+          p.occurred_at, p.is_loyalty_boost, p.payload, p.user_id, p.attempts, p.test`
 
 // Credit a batch in one statement: the reward transactions, then each
 // user's balance by the sum of what was actually inserted. The unique key on
-// reward_transactions.postback_id is what makes crediting exactly-once: a
-// postback credited before (by this worker or another whose lease expired)
-// inserts nothing and so adds nothing to the balance. Balances are updated in
+// reward_transactions (postback_id, kind) is what makes crediting
+// exactly-once: a postback credited before (by this worker or another whose
+// lease expired) inserts nothing and so adds nothing to the balance. Balances are updated in
 // user_id order so that two workers never wait on each other's rows in
 // opposite orders (deadlock).
 const CREDIT = `
@@ -71,7 +73,7 @@ WITH input AS (
 ), inserted AS (
   INSERT INTO reward_transactions (postback_id, user_id, points, payout, explanation)
   SELECT postback_id, user_id, points, payout, explanation FROM input
-  ON CONFLICT (postback_id) DO NOTHING
+  ON CONFLICT (postback_id, kind) DO NOTHING
   RETURNING postback_id, user_id, points
 ), balances AS (
   INSERT INTO accounts AS a (user_id, balance)
@@ -130,6 +132,7 @@ export const claim = async (
     payload: Record<string, string> | string
     user_id: string | null
     attempts: number
+    test: boolean
   }>(CLAIM, [workerId, `${leaseSeconds} seconds`, limit])
   return rows.map((row) => ({
     id: Number(row.id),
@@ -140,7 +143,8 @@ export const claim = async (
     isLoyaltyBoost: row.is_loyalty_boost,
     payload: typeof row.payload === "string" ? JSON.parse(row.payload) : row.payload,
     userId: row.user_id,
-    attempts: Number(row.attempts)
+    attempts: Number(row.attempts),
+    test: row.test === true
   }))
 }
 
