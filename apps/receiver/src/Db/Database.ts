@@ -1,4 +1,6 @@
-import { mkdirSync } from "node:fs"
+import { spawn } from "node:child_process"
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs"
+import { createRequire } from "node:module"
 import { resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { PGlite, types } from "@electric-sql/pglite"
@@ -245,52 +247,160 @@ const lockFolder = (dataDir: string, folder: string) =>
     )
   })
 
+/**
+ * PostgreSQL settings of the embedded database, given to PGlite at every
+ * start (`-c name=value`, over the `postgresql.conf` initdb wrote). PGlite's
+ * defaults are sized for a server (initdb picks `shared_buffers = 128MB`),
+ * and in PGlite every page of that buffer pool is WebAssembly memory that is
+ * touched at start and never given back: the receiver held about 880 MB
+ * idle. Sized for a small container instead; the figures and the reasoning
+ * are in the README's "Memory and start-up".
+ *
+ * - `shared_buffers`: 16 MB of PostgreSQL's own page cache. Reads past it go
+ *   to the data files through the operating system's page cache, which the
+ *   kernel can reclaim; the receiver's hot rows (the pending inbox, the
+ *   indexes' upper pages) fit.
+ * - `max_connections`: PGlite is one backend; the shared arrays sized by
+ *   this (process slots, lock tables) need not be sized for 100.
+ * - `maintenance_work_mem`: the most an index build (a migration) takes;
+ *   whatever it touches stays in the WebAssembly memory.
+ */
+export const PGLITE_SETTINGS: Readonly<Record<string, string>> = {
+  shared_buffers: "16MB",
+  max_connections: "8",
+  maintenance_work_mem: "16MB"
+}
+
+const PGLITE_START_PARAMS: Array<string> = [
+  ...PGlite.defaultStartParams,
+  ...Object.entries(PGLITE_SETTINGS).flatMap(([name, value]) => ["-c", `${name}=${value}`])
+]
+
+// Creates a data folder (initdb) in a child process that exits when done.
+// PGlite 0.5 runs initdb in a second PGlite instance, which copies its whole
+// 128 MB heap and restores that copy before each PostgreSQL run: about
+// 300 MB of WebAssembly memory that would stay in the receiver until a full
+// garbage collection, which an idle receiver may never run. The child prints
+// its peak resident memory (VmHWM, KiB) as its last line.
+const PGLITE_INIT_SCRIPT = `
+const [entry, folder, params] = process.argv.slice(1)
+require(entry).PGlite.create(folder, { startParams: JSON.parse(params) })
+  .then((db) => db.close())
+  .then(() => {
+    const hwm = /VmHWM:\\s+(\\d+)/.exec(require("node:fs").readFileSync("/proc/self/status", "utf8"))
+    console.log(hwm === null ? "" : hwm[1])
+  })
+  .catch((error) => { console.error(error); process.exit(1) })
+`
+
+/** What creating an embedded database cost: wall time, and the initdb process's peak. */
+export interface PgliteInitialised {
+  readonly milliseconds: number
+  /** Peak resident memory of the initdb process, in MiB (undefined where /proc is not). */
+  readonly peakMiB: number | undefined
+}
+
+/**
+ * Creates an empty data folder's database in a child process (see above),
+ * in `folder.init` beside it, renamed into place when complete: a start
+ * killed half-way leaves no half-made database to resume from. A folder that
+ * already holds files is left to PGlite; resolves with `undefined` then.
+ */
+const initialisePgliteFolder = async (folder: string): Promise<PgliteInitialised | undefined> => {
+  if (existsSync(`${folder}/PG_VERSION`) || readdirSync(folder).length > 0) return undefined
+  const started = performance.now()
+  const staging = `${folder}.init`
+  rmSync(staging, { recursive: true, force: true })
+  const entry = createRequire(import.meta.url).resolve("@electric-sql/pglite")
+  const stdout = await new Promise<string>((done, fail) => {
+    const child = spawn(
+      process.execPath,
+      ["-e", PGLITE_INIT_SCRIPT, entry, staging, JSON.stringify(PGLITE_START_PARAMS)],
+      { stdio: ["ignore", "pipe", "pipe"] }
+    )
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString()
+    })
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString()
+    })
+    child.once("error", fail)
+    child.once("exit", (code, signal) =>
+      code === 0
+        ? done(stdout)
+        : fail(new Error(`initdb in ${staging} failed (${code ?? signal}): ${stderr.trim()}`))
+    )
+  })
+  // Replaces the empty folder in one step.
+  renameSync(staging, folder)
+  const peakKiB = Number(stdout.trim().split("\n").at(-1))
+  return {
+    milliseconds: Math.round(performance.now() - started),
+    peakMiB: Number.isFinite(peakKiB) && peakKiB > 0 ? Math.round(peakKiB / 1024) : undefined
+  }
+}
+
 const openPglite = (
   location: { readonly dataDir: string; readonly folder: string } | undefined,
   timeoutMs: number
 ) =>
-  (location === undefined ? Effect.void : lockFolder(location.dataDir, location.folder))
-    .pipe(
-      Effect.andThen(
-        Effect.acquireRelease(
-          Effect.tryPromise({
-            try: async () => {
-              const client = await PGlite.create(
-                location === undefined ? "memory://" : location.folder,
-                { parsers: PGLITE_PARSERS }
-              )
-              await migratePglite(drizzlePglite(client, { schema }), { migrationsFolder })
-              return client
-            },
-            catch: (cause) => new DatabaseError({ operation: "open PGlite", cause })
-          }),
-          (client) => Effect.promise(() => client.close())
-        )
-      )
-    )
-    .pipe(
-      Effect.map((client) => {
-        const sql: Sql = {
-          dialect: "pglite",
-          query: async (text, params = []) =>
-            (await bounded("query", timeoutMs, client.query(text, params as Array<unknown>)))
-              .rows as Array<never>,
-          transaction: (f) =>
-            bounded(
-              "transaction",
-              timeoutMs,
-              client.transaction((tx) =>
-                f({
-                  query: async (text, params = []) =>
-                    (await tx.query(text, params as Array<unknown>)).rows as Array<never>
-                })
-              )
-            ),
-          listen: (channel, onNotify) => client.listen(channel, () => onNotify())
-        }
-        return { db: drizzlePglite(client, { schema }) as unknown as AppDatabase, sql }
+  Effect.gen(function* () {
+    if (location !== undefined) {
+      yield* lockFolder(location.dataDir, location.folder)
+      const created = yield* Effect.tryPromise({
+        try: () => initialisePgliteFolder(location.folder),
+        catch: (cause) =>
+          new DatabaseError({ operation: "create the embedded database (PGlite)", cause })
       })
+      if (created !== undefined) {
+        yield* Effect.logInfo("Created the embedded database").pipe(
+          Effect.annotateLogs({
+            folder: location.folder,
+            milliseconds: created.milliseconds,
+            initdbPeakMiB: created.peakMiB ?? "unknown"
+          })
+        )
+      }
+    }
+    return yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: async () => {
+          const client = await PGlite.create(
+            location === undefined ? "memory://" : location.folder,
+            { parsers: PGLITE_PARSERS, startParams: PGLITE_START_PARAMS }
+          )
+          await migratePglite(drizzlePglite(client, { schema }), { migrationsFolder })
+          return client
+        },
+        catch: (cause) => new DatabaseError({ operation: "open PGlite", cause })
+      }),
+      (client) => Effect.promise(() => client.close())
     )
+  }).pipe(
+    Effect.map((client) => {
+      const sql: Sql = {
+        dialect: "pglite",
+        query: async (text, params = []) =>
+          (await bounded("query", timeoutMs, client.query(text, params as Array<unknown>)))
+            .rows as Array<never>,
+        transaction: (f) =>
+          bounded(
+            "transaction",
+            timeoutMs,
+            client.transaction((tx) =>
+              f({
+                query: async (text, params = []) =>
+                  (await tx.query(text, params as Array<unknown>)).rows as Array<never>
+              })
+            )
+          ),
+        listen: (channel, onNotify) => client.listen(channel, () => onNotify())
+      }
+      return { db: drizzlePglite(client, { schema }) as unknown as AppDatabase, sql }
+    })
+  )
 
 const pgliteFolder = (dataDir: string): string => `${dataDir.replace(/\/+$/, "")}/pglite`
 
