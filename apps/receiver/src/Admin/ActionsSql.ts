@@ -361,10 +361,7 @@ export const repair = (
   })
 
 /** The action recorded under `key`, if any (a repeated request with an `Idempotency-Key`). */
-export const actionByKey = async (
-  sql: SqlRunner,
-  key: string
-): Promise<ActionRow | undefined> => {
+export const actionByKey = async (sql: SqlRunner, key: string): Promise<ActionRow | undefined> => {
   const rows = await sql.query<RawActionRow>(
     `SELECT ${ACTION_COLUMNS} FROM operator_actions WHERE idempotency_key = $1`,
     [key]
@@ -384,11 +381,12 @@ export const listActions = async (
     readonly limit: number
   }
 ): Promise<ReadonlyArray<ActionRow>> => {
+  // The id is ordered as the bigint it is (not as the text it is read as).
   const rows = await sql.query<RawActionRow>(
     `SELECT ${ACTION_COLUMNS} FROM operator_actions
      WHERE ($1::bigint IS NULL OR postback_id = $1::bigint)
        AND ($2::bigint IS NULL OR id < $2::bigint)
-     ORDER BY id DESC
+     ORDER BY operator_actions.id DESC
      LIMIT $3`,
     [
       options.postbackId === undefined ? null : String(options.postbackId),
@@ -407,5 +405,4 @@ export const postbackActions = (
   sql: SqlRunner,
   postbackId: number,
   limit = 100
-): Promise<ReadonlyArray<ActionRow>> =>
-  listActions(sql, { postbackId, before: undefined, limit })
+): Promise<ReadonlyArray<ActionRow>> => listActions(sql, { postbackId, before: undefined, limit })
