@@ -36,3 +36,13 @@ export const trafficViolations = (
   }
   return out
 }
+
+/** "Never a crash": every exit of a receiver that no suite asked for, with the output before it. */
+export const crashViolations = (
+  receivers: ReadonlyArray<{
+    readonly crashes: ReadonlyArray<{ exit: number | string; output: string }>
+  }>
+): Array<string> =>
+  receivers.flatMap((r) =>
+    r.crashes.map((c) => `receiver exited by itself (${c.exit}); its last output:\n${c.output}`)
+  )

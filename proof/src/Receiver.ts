@@ -57,6 +57,9 @@ export class Receiver {
   private tail = ""
   /** Starts so far (the first included). */
   starts = 0
+  /** Exits nobody asked for (a crash): the exit code or signal and the output before it. */
+  readonly crashes: Array<{ readonly exit: number | string; readonly output: string }> = []
+  private stopping = false
   readonly port: number
 
   private constructor(
@@ -145,8 +148,13 @@ export class Receiver {
     }
     child.stdout?.on("data", onData)
     child.stderr?.on("data", onData)
+    this.stopping = false
     this.exited = new Promise((done) =>
-      child.once("exit", (code, signal) => done(code ?? signal ?? "unknown"))
+      child.once("exit", (code, signal) => {
+        const exit = code ?? signal ?? "unknown"
+        if (!this.stopping) this.crashes.push({ exit, output: this.tail.slice(-4_000) })
+        done(exit)
+      })
     )
     const deadline = Date.now() + timeoutMs
     while (Date.now() < deadline) {
@@ -164,6 +172,7 @@ export class Receiver {
       }
       await sleep(100)
     }
+    this.stopping = true
     child.kill("SIGKILL")
     throw new Error(`receiver was not up within ${timeoutMs} ms:\n${this.tail}`)
   }
@@ -171,7 +180,10 @@ export class Receiver {
   /** Sends `signal` and resolves with the exit code or signal name once the process is gone. */
   async stop(signal: NodeJS.Signals = "SIGTERM"): Promise<number | string> {
     if (this.child === undefined || this.exited === undefined) return "not started"
-    if (this.running) this.child.kill(signal)
+    if (this.running) {
+      this.stopping = true
+      this.child.kill(signal)
+    }
     return this.exited
   }
 
@@ -183,5 +195,37 @@ export class Receiver {
   /** Sends a signal without waiting (the heap hook's `SIGUSR2`). */
   signal(signal: NodeJS.Signals): void {
     if (this.running) this.child?.kill(signal)
+  }
+}
+
+/**
+ * Restarts any of `receivers` that exited by itself (each such exit stays
+ * in its `crashes`, a violation), as a process manager would, so that a
+ * suite still reaches its end state after a crash. `stop()` ends the watch.
+ */
+export const watchdog = (receivers: ReadonlyArray<Receiver>): { stop: () => Promise<void> } => {
+  let watching = true
+  const restarted = new Map<Receiver, number>()
+  const loop = (async () => {
+    while (watching) {
+      for (const receiver of receivers) {
+        const seen = restarted.get(receiver) ?? 0
+        if (receiver.crashes.length > seen && !receiver.running) {
+          restarted.set(receiver, receiver.crashes.length)
+          try {
+            await receiver.start()
+          } catch {
+            // counted in crashes; tried again on the next round
+          }
+        }
+      }
+      await sleep(200)
+    }
+  })()
+  return {
+    stop: async () => {
+      watching = false
+      await loop
+    }
   }
 }

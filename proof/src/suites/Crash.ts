@@ -7,7 +7,7 @@
 // the postbacks are worth. Once on PostgreSQL, once on the embedded
 // database (PGlite in a temporary data folder).
 import { randomUUID } from "node:crypto"
-import { answerBound, trafficViolations } from "../Checks.ts"
+import { answerBound, crashViolations, trafficViolations } from "../Checks.ts"
 import { loadViolations, senderFor, steadyLoad } from "../Client.ts"
 import {
   pgliteReader,
@@ -19,7 +19,7 @@ import {
 } from "../Ledger.ts"
 import { makePlan, random } from "../Plan.ts"
 import { createDatabase } from "../Postgres.ts"
-import { Receiver, tempDir } from "../Receiver.ts"
+import { Receiver, tempDir, watchdog } from "../Receiver.ts"
 import {
   formatResult,
   type Ledger,
@@ -103,6 +103,7 @@ const crashRun = async (
       }
     })()
     const deadline = Date.now() + settings.deadlineMs
+    const watch = watchdog([receiver])
 
     const load = await steadyLoad({
       plan,
@@ -116,6 +117,7 @@ const crashRun = async (
       random: next
     })
     await supervisor
+    await watch.stop()
     const { sent, repeats, acknowledged } = load
     const used = plan.slice(0, sent)
 
@@ -142,6 +144,7 @@ const crashRun = async (
       })
     )
     violations.push(...loadViolations(load))
+    violations.push(...crashViolations([receiver]))
     if (kills < settings.kills) violations.push(`only ${kills} of ${settings.kills} kills done`)
     const mean = restartMs.reduce((a, b) => a + b, 0) / Math.max(1, restartMs.length)
     return {
