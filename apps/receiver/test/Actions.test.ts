@@ -343,9 +343,20 @@ for (const database of testDatabases) {
           "UPDATE postbacks SET status = 'dead', last_error = 'gone' WHERE id = $1",
           [id]
         )
-        const replay = () =>
-          call(`${receiver.baseUrl}/api/postbacks/${id}/replay`, { method: "POST", headers: admin })
-        const answers = yield* Effect.all([replay(), replay()], { concurrency: 2 })
+        const replay = (body: string) =>
+          call(`${receiver.baseUrl}/api/postbacks/${id}/replay`, {
+            method: "POST",
+            headers: { ...admin, "content-type": "application/json" },
+            body
+          })
+        const badBody = yield* replay(JSON.stringify({ operator: 7 }))
+        expect(badBody.status).toBe(400)
+        expect(badBody.body.issues.map((i: Json) => i.path)).toEqual(["operator"])
+        const notJson = yield* replay("{")
+        expect(notJson.status).toBe(400)
+        expect(notJson.body.issues.map((i: Json) => i.path)).toEqual(["body"])
+        const body = JSON.stringify({ operator: "erin", reason: "the database is back" })
+        const answers = yield* Effect.all([replay(body), replay(body)], { concurrency: 2 })
         expect(answers.map((a) => a.status).sort()).toEqual([200, 409])
         const won = answers.find((a) => a.status === 200)!
         expect(won.body).toMatchObject({ id, status: "pending", attempts: 0, lastError: null })
@@ -359,8 +370,8 @@ for (const database of testDatabases) {
         expect(yield* auditOf(receiver, id)).toEqual([
           {
             action: "replay",
-            operator: "admin",
-            reason: null,
+            operator: "erin",
+            reason: "the database is back",
             details: { from: "dead", to: "pending" }
           }
         ])

@@ -1,10 +1,12 @@
 import { Buffer } from "node:buffer"
 import type { Classification } from "@org/postback-handler"
 import { and, sql as drizzleSql, eq, inArray, type SQL } from "drizzle-orm"
-import { Context, Effect, Layer, Option, Redacted } from "effect"
+import { Context, DateTime, Effect, Layer, Option, Redacted, Schema } from "effect"
+import type { HttpServerRequest } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
 import {
   ActionResult,
+  ActorPayload,
   BulkReplayResult,
   Conflict,
   InvalidRequest,
@@ -37,6 +39,7 @@ import {
   unchanged
 } from "./ActionsSql.ts"
 import { filterCondition, type PostbackFilter, resolveFilter } from "./Filter.ts"
+import { invalidRequest } from "./Errors.ts"
 import type { PostbackRow } from "./Repository.ts"
 
 /** The operator an action is recorded under when the request names none. */
@@ -63,6 +66,32 @@ const actorOf = (
   reason: payload.reason?.trim() || null,
   idempotencyKey: headers["idempotency-key"] ?? null
 })
+
+/**
+ * Who acts and why, from a body that may be absent: `POST
+ * /api/postbacks/:id/replay` predates the audit trail and is still called
+ * without one (operator `"admin"` then); a body that is there must be
+ * `{ operator?, reason? }`, or the answer is a 400 naming the field.
+ */
+export const actorFromOptionalBody = (
+  request: HttpServerRequest.HttpServerRequest
+): Effect.Effect<Actor, InvalidRequest> =>
+  request.text.pipe(
+    Effect.orElseSucceed(() => ""),
+    Effect.flatMap((text) => {
+      if (text.trim() === "") return Effect.succeed(actorOf({}, {}))
+      let json: unknown
+      try {
+        json = JSON.parse(text)
+      } catch {
+        return Effect.fail(invalid("body", "must be JSON: { operator?, reason? }"))
+      }
+      return Schema.decodeUnknownEffect(ActorPayload)(json).pipe(
+        Effect.mapError((error) => invalidRequest(error.issue)),
+        Effect.map((payload) => actorOf(payload, {}))
+      )
+    })
+  )
 
 /** A database error that is the unique key of `operator_actions.idempotency_key`. */
 const isIdempotencyKeyClash = (error: DatabaseError): boolean => {
@@ -144,8 +173,6 @@ export class OperatorActions extends Context.Service<
       const config = yield* ReceiverConfig
       const ingest = yield* IngestCore
       const secrets = yield* Secrets
-      const consoleTimeZone =
-        (config as unknown as { readonly consoleTimeZone?: string }).consoleTimeZone ?? "UTC"
 
       const query = <A>(operation: string, f: () => Promise<A>) =>
         useSql(operation, f).pipe(Effect.orDie)
@@ -397,9 +424,14 @@ export class OperatorActions extends Context.Service<
         }),
         replayMatching: Effect.fn("OperatorActions.replayMatching")(
           function* (filter, dryRun, actor) {
+            // Presets are worked out at the Effect clock's now, in the
+            // filter's time zone (default CONSOLE_TIME_ZONE), as the history does.
+            const now = yield* DateTime.now
             const condition: SQL = and(
               eq(postbacks.status, "dead"),
-              filterCondition(resolveFilter(filter, consoleTimeZone, new Date()))
+              filterCondition(
+                resolveFilter(filter, config.consoleTimeZone, DateTime.toDateUtc(now))
+              )
             )!
             if (dryRun) {
               const [counted] = yield* query("count dead postbacks", () =>

@@ -37,7 +37,8 @@ const flatten = (
   }
 }
 
-const invalidRequest = (issue: SchemaIssue.Issue): InvalidRequest => {
+/** A 400 listing every problem of `issue`, each with the path of the value it is about. */
+export const invalidRequest = (issue: SchemaIssue.Issue): InvalidRequest => {
   const issues = flatten(issue, [])
   return new InvalidRequest({
     message: issues.map((i) => (i.path === "" ? i.message : `${i.path}: ${i.message}`)).join("; "),
