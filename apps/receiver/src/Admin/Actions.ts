@@ -38,8 +38,8 @@ import {
   transition,
   unchanged
 } from "./ActionsSql.ts"
-import { filterCondition, type PostbackFilter, resolveFilter } from "./Filter.ts"
 import { invalidRequest } from "./Errors.ts"
+import { filterCondition, type PostbackFilter, resolveFilter } from "./Filter.ts"
 import type { PostbackRow } from "./Repository.ts"
 
 /** The operator an action is recorded under when the request names none. */
