@@ -515,6 +515,82 @@ for (const database of testDatabases) {
     )
 
     it.effect(
+      "repair of a GET and of a body that is not JSON: the corrections read by the ingest core",
+      () =>
+        Effect.gen(function* () {
+          const receiver = yield* TestReceiver
+          const user = `repair-get-${database.name}`
+          // A GET without a payout: rejected, its query kept (without the secret).
+          const get = yield* call(
+            receiver.postbackUrl(
+              `offer_id=g-${database.name}&advertiser_name=Acme&timestamp=2024-05-01T00:00:00Z&is_loyaltyboost=1&user_id=${user}`
+            )
+          )
+          expect(get.status).toBe(400)
+          const fixed = yield* action(receiver, `/postbacks/${get.body.id}/repair`, {
+            fields: { payout: "1.00", payload: { session_id: "s-1" } }
+          })
+          expect(fixed.status).toBe(200)
+          yield* reaches(receiver, fixed.body.id, "credited")
+          const [row] = yield* rows<{ source: string; payload: Json; user_id: string }>(
+            receiver,
+            "SELECT source, payload, user_id FROM postbacks WHERE id = $1",
+            [fixed.body.id]
+          )
+          expect(row).toEqual({
+            source: "get",
+            payload: { user_id: user, session_id: "s-1" },
+            user_id: user
+          })
+          expect(yield* balanceOf(receiver, user)).toBe("10")
+
+          // A body that is not JSON: the corrections become the body.
+          const garbled = yield* call(receiver.postbackUrl(), {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: "{offer_id: 1511"
+          })
+          expect(garbled.status).toBe(400)
+          const partial = yield* action(receiver, `/postbacks/${garbled.body.id}/repair`, {
+            fields: { offer_id: "1511" }
+          })
+          expect(partial.status).toBe(400)
+          expect(partial.body.issues.map((i: Json) => i.path)).toContain("fields.payout")
+          const whole = yield* action(receiver, `/postbacks/${garbled.body.id}/repair`, {
+            fields: {
+              offer_id: `garbled-${database.name}`,
+              payout: "0.50",
+              is_loyaltyboost: "0"
+            }
+          })
+          expect(whole.status).toBe(200)
+          yield* reaches(receiver, whole.body.id, "recorded")
+        })
+    )
+
+    it.effect("the actions are in the OpenAPI document", () =>
+      Effect.gen(function* () {
+        const receiver = yield* TestReceiver
+        const spec = yield* call(`${receiver.baseUrl}/api/openapi.json`)
+        for (const path of [
+          "/api/postbacks/{id}/approve",
+          "/api/postbacks/{id}/reject",
+          "/api/postbacks/{id}/attribute",
+          "/api/postbacks/{id}/reverse",
+          "/api/postbacks/{id}/repair",
+          "/api/postbacks/replay",
+          "/api/actions",
+          "/api/test-postback"
+        ]) {
+          expect(Object.keys(spec.body.paths)).toContain(path)
+        }
+        expect(Object.keys(spec.body.paths["/api/postbacks/{id}/reverse"].post.responses)).toEqual(
+          expect.arrayContaining(["200", "400", "401", "404", "409"])
+        )
+      })
+    )
+
+    it.effect(
       "an Idempotency-Key repeat answers the first outcome; the trail pages by cursor",
       () =>
         Effect.gen(function* () {
