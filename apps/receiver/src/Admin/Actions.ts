@@ -49,7 +49,7 @@ export const DEFAULT_OPERATOR = "admin"
 export const actionEntry = (row: ActionRow): OperatorActionEntry => new OperatorActionEntry(row)
 
 /** The statuses each action applies to, for the 409's message. */
-const APPLIES_TO: Record<Transition | "reverse" | "repair", string> = {
+const APPLIES_TO: Record<Transition | "replay" | "reverse" | "repair", string> = {
   approve: "only held postbacks can be approved",
   reject: "only held postbacks can be rejected",
   attribute: "only unattributed postbacks can be attributed",
@@ -124,7 +124,7 @@ export class OperatorActions extends Context.Service<
   OperatorActions,
   {
     /**
-     * A status change (approve, reject, attribute, replay) with its audit
+     * A status change (approve, reject, attribute) with its audit
      * row; a repeat with the same idempotency key answers the first outcome.
      */
     readonly transition: (

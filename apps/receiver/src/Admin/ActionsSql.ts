@@ -87,7 +87,7 @@ export const recordAction = async (
 
 /**
  * The status changes of the simple actions: from which statuses, and what
- * the row becomes. Each runs as one conditional UPDATE (see `TRANSITION`).
+ * the row becomes. Each runs as one conditional UPDATE (see `transitionStatement`).
  */
 const TRANSITIONS = {
   // Back to the worker, as a fresh postback: attempts reset, ready now.
@@ -97,11 +97,6 @@ const TRANSITIONS = {
     from: ["held"],
     set: `status = 'pending', attempts = 0, next_attempt_at = now(), last_error = NULL,
           processed_at = NULL, outcome = NULL`
-  },
-  replay: {
-    from: ["dead", "held"],
-    set: `status = 'pending', attempts = 0, next_attempt_at = now(), last_error = NULL,
-          processed_at = NULL`
   },
   reject: {
     from: ["held"],
