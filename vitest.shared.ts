@@ -18,7 +18,9 @@ export const sharedProjectConfig: ViteUserConfig = {
   test: {
     include: ["test/**/*.test.ts"],
     benchmark: { include: ["bench/**/*.bench.ts"] },
-    testTimeout: 30_000,
-    hookTimeout: 60_000
+    // Limits against a hang, not measures of speed: a test that needs a
+    // second on an idle machine may need a minute on a busy CI machine.
+    testTimeout: 120_000,
+    hookTimeout: 300_000
   }
 }
