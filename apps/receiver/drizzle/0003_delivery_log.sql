@@ -13,4 +13,4 @@ ALTER TABLE "deliveries" ADD CONSTRAINT "deliveries_postback_id_postbacks_id_fk"
 CREATE INDEX "deliveries_postback_id_idx" ON "deliveries" USING btree ("postback_id","id");--> statement-breakpoint
 CREATE INDEX "deliveries_received_at_idx" ON "deliveries" USING brin ("received_at");--> statement-breakpoint
 CREATE INDEX "postbacks_history_idx" ON "postbacks" USING btree ("received_at" DESC NULLS LAST,"id" DESC NULLS LAST);--> statement-breakpoint
-CREATE INDEX "postbacks_user_id_idx" ON "postbacks" USING btree ("user_id","received_at" DESC NULLS LAST);
+CREATE INDEX "postbacks_user_id_idx" ON "postbacks" USING hash ("user_id");

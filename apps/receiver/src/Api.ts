@@ -10,7 +10,8 @@ import {
   HttpApiSecurity,
   OpenApi
 } from "effect/http-api"
-import { POSTBACK_STATUSES } from "./Db/schema.ts"
+import { PostbackFilter, PostbackFilterFields } from "./Admin/Filter.ts"
+import { OPERATOR_ACTIONS, POSTBACK_STATUSES } from "./Db/schema.ts"
 import { INGEST_PATH } from "./Ingest/Route.ts"
 
 // Errors. Every error body of the receiver has one JSON shape, the one the
@@ -126,9 +127,10 @@ export class HealthGroup extends HttpApiGroup.make("health")
  * Points as a decimal string: exact at any size (a JSON number is exact only
  * up to 2^53 - 1, and a balance may pass that), never floating point.
  */
-const Points = Schema.String.check(Schema.isPattern(/^(0|[1-9][0-9]*)$/))
+const Points = Schema.String.check(Schema.isPattern(/^(0|-?[1-9][0-9]*)$/))
   .annotate({
-    description: "A whole number of points as a decimal string (exact at any size)",
+    description:
+      "A whole number of points as a decimal string (exact at any size); negative for a reversal, and for a balance a reversal took below zero",
     examples: ["21"]
   })
   .pipe(Schema.decodeTo(Schema.BigInt, SchemaTransformation.bigintFromString))
@@ -167,8 +169,61 @@ const UserId = Schema.String.check(
   )
 )
 
+/** One account in the users list. */
+export class UserSummary extends Schema.Class<UserSummary>("UserSummary")({
+  userId: Schema.String,
+  balance: Points,
+  updatedAt: Schema.DateFromString
+}) {}
+
+/** `GET /api/users`: accounts by user id, keyset pagination (`nextCursor` null on the last page). */
+export class UserPage extends Schema.Class<UserPage>("UserPage")({
+  items: Schema.Array(UserSummary),
+  nextCursor: Schema.NullOr(Schema.String)
+}) {}
+
+/** `GET /api/users/:userId/transactions`: ledger entries newest first, keyset pagination. */
+export class TransactionPage extends Schema.Class<TransactionPage>("TransactionPage")({
+  items: Schema.Array(RewardTransaction),
+  nextCursor: Schema.NullOr(Schema.String)
+}) {}
+
+/** An opaque keyset cursor: a `nextCursor` from the previous page. */
+const Cursor = Schema.String.annotate({
+  description: "The previous page's nextCursor (opaque)"
+})
+
+/** A page size: 1 to `max`. */
+const PageLimit = (max: number) =>
+  Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: max })).annotate({
+    description: `Items per page (1 to ${max})`
+  })
+
 export class UsersGroup extends HttpApiGroup.make("users")
   .add(
+    HttpApiEndpoint.get("listUsers", "/users", {
+      query: {
+        search: Schema.optional(
+          Schema.String.annotate({
+            description: "Part of the user id (case-insensitive substring)"
+          })
+        ),
+        limit: Schema.optional(PageLimit(500)),
+        cursor: Schema.optional(Cursor)
+      },
+      success: UserPage
+    }).annotate(
+      OpenApi.Description,
+      "Accounts (users credited at least once) by user id, with their balances; keyset pagination"
+    ),
+    HttpApiEndpoint.get("listUserTransactions", "/users/:userId/transactions", {
+      params: { userId: UserId },
+      query: { limit: Schema.optional(PageLimit(500)), cursor: Schema.optional(Cursor) },
+      success: TransactionPage
+    }).annotate(
+      OpenApi.Description,
+      "A user's ledger entries (credits and reversals), newest first; keyset pagination"
+    ),
     HttpApiEndpoint.get("getUser", "/users/:userId", {
       params: { userId: UserId },
       query: {
@@ -217,13 +272,70 @@ export class StoredPostback extends Schema.Class<StoredPostback>("StoredPostback
 
 const PostbackId = Schema.Int.check(Schema.isGreaterThan(0))
 
+/** What the ingest core normalised on the way in (see `PostbackFlag` of `@org/postback-handler`). */
+const Flag = Schema.Struct({ code: Schema.String, path: Schema.String, message: Schema.String })
+
+/** One delivery of a postback, from the delivery log. */
+export class DeliveryEntry extends Schema.Class<DeliveryEntry>("DeliveryEntry")({
+  id: Schema.Number,
+  /** When the request arrived (the receiver's clock). */
+  receivedAt: Schema.DateFromString,
+  source: Schema.String,
+  /** The HTTP status answered. */
+  httpStatus: Schema.Number,
+  /**
+   * Milliseconds from arrival until the delivery's row was written (the
+   * commit and the answer's write not included; see the README).
+   */
+  answerMs: Schema.Number
+}) {}
+
+/** One entry of a postback's audit trail (what an operator did to it). */
+export class PostbackAction extends Schema.Class<PostbackAction>("PostbackAction")({
+  id: Schema.Number,
+  action: Schema.String,
+  operator: Schema.String,
+  at: Schema.DateFromString,
+  reason: Schema.NullOr(Schema.String),
+  details: Schema.Unknown
+}) {}
+
+/** One ledger entry of a postback: its credit, and a reversal's negative entry. */
+export class LedgerEntry extends Schema.Class<LedgerEntry>("LedgerEntry")({
+  id: Schema.Number,
+  /** `credit` or `reversal`. */
+  kind: Schema.String,
+  userId: Schema.String,
+  points: Points,
+  payout: Usd,
+  explanation: Schema.Unknown,
+  createdAt: Schema.DateFromString
+}) {}
+
+/**
+ * `GET /api/postbacks/:id`: the stored postback with its points (the sum of
+ * its ledger entries), test mark, the latest 100 deliveries (newest first),
+ * its audit trail (newest first) and its ledger entries.
+ */
+export class PostbackDetail extends StoredPostback.extend<PostbackDetail>("PostbackDetail")({
+  points: Schema.NullOr(Points),
+  test: Schema.Boolean,
+  lastHttpStatus: Schema.NullOr(Schema.Number),
+  deliveries: Schema.Array(DeliveryEntry),
+  actions: Schema.Array(PostbackAction),
+  transactions: Schema.Array(LedgerEntry)
+}) {}
+
 export class PostbacksGroup extends HttpApiGroup.make("postbacks")
   .add(
     HttpApiEndpoint.get("getPostback", "/postbacks/:id", {
       params: { id: PostbackId },
-      success: StoredPostback,
+      success: PostbackDetail,
       error: NotFound
-    }).annotate(OpenApi.Description, "One stored postback: its fields, status, outcome and errors"),
+    }).annotate(
+      OpenApi.Description,
+      "One stored postback: its fields, status, outcome and errors, points, deliveries (the latest 100), audit trail and ledger entries"
+    ),
     HttpApiEndpoint.post("replayPostback", "/postbacks/:id/replay", {
       params: { id: PostbackId },
       success: StoredPostback,
@@ -236,6 +348,364 @@ export class PostbacksGroup extends HttpApiGroup.make("postbacks")
   .middleware(AdminAuth)
   .prefix("/api")
   .annotate(OpenApi.Title, "Postbacks") {}
+
+// History: the console's list, summary, series and CSV export of postbacks,
+// all on one filter (src/Admin/Filter.ts).
+
+/** One row of the postback history. */
+export class PostbackItem extends Schema.Class<PostbackItem>("PostbackItem")({
+  id: Schema.Number,
+  receivedAt: Schema.DateFromString,
+  occurredAt: Schema.NullOr(Schema.DateFromString),
+  offerId: Schema.NullOr(Schema.String),
+  advertiserName: Schema.NullOr(Schema.String),
+  payout: Schema.NullOr(Usd),
+  isLoyaltyBoost: Schema.NullOr(Schema.Boolean),
+  userId: Schema.NullOr(Schema.String),
+  status: PostbackStatus,
+  source: Schema.String,
+  /** The HTTP status answered to the latest delivery. */
+  lastHttpStatus: Schema.NullOr(Schema.Number),
+  deliveryCount: Schema.Number,
+  /** The sum of its ledger entries (null when it has none). */
+  points: Schema.NullOr(Points),
+  flags: Schema.Array(Flag),
+  /** One line: a rejected or held row's first problem, a dead row's last error. */
+  error: Schema.NullOr(Schema.String),
+  test: Schema.Boolean
+}) {}
+
+/** `GET /api/postbacks`: newest first, keyset pagination (`nextCursor` null on the last page). */
+export class PostbackPage extends Schema.Class<PostbackPage>("PostbackPage")({
+  items: Schema.Array(PostbackItem),
+  nextCursor: Schema.NullOr(Schema.String)
+}) {}
+
+/** Counts by postback status (statuses without rows are absent, or 0 in a series bucket). */
+const ByStatus = Schema.Record(Schema.String, Schema.Number)
+
+/** `GET /api/postbacks/summary`: figures over every postback the filter matches. */
+export class PostbackSummary extends Schema.Class<PostbackSummary>("PostbackSummary")({
+  total: Schema.Number,
+  byStatus: ByStatus,
+  /** The sum of the matched payouts, exact (USD). */
+  payoutTotal: Usd,
+  /** The sum of the matched postbacks' ledger entries. */
+  pointsTotal: Points,
+  /** Deliveries beyond the first (retries and replays by the sender). */
+  duplicates: Schema.Number,
+  distinctUsers: Schema.Number,
+  /** The received range the filter asked for (null: open). */
+  from: Schema.NullOr(Schema.DateFromString),
+  to: Schema.NullOr(Schema.DateFromString),
+  timeZone: Schema.String
+}) {}
+
+const SeriesBucket = Schema.Literals(["hour", "day"])
+
+/** `GET /api/postbacks/series`: counts per hour or day, every bucket of the range. */
+export class PostbackSeries extends Schema.Class<PostbackSeries>("PostbackSeries")({
+  bucket: SeriesBucket,
+  timeZone: Schema.String,
+  buckets: Schema.Array(
+    Schema.Struct({
+      /** The bucket's first instant: a local midnight (day) or hour start in `timeZone`. */
+      start: Schema.DateFromString,
+      byStatus: ByStatus
+    })
+  )
+}) {}
+
+export class HistoryGroup extends HttpApiGroup.make("history")
+  .add(
+    HttpApiEndpoint.get("listPostbacks", "/postbacks", {
+      query: {
+        ...PostbackFilterFields,
+        limit: Schema.optional(PageLimit(500)),
+        cursor: Schema.optional(Cursor)
+      },
+      success: PostbackPage
+    }).annotate(
+      OpenApi.Description,
+      "The postback history, newest first (received time, then id), filtered; keyset pagination: pass nextCursor as cursor"
+    ),
+    HttpApiEndpoint.get("summarizePostbacks", "/postbacks/summary", {
+      query: PostbackFilterFields,
+      success: PostbackSummary
+    }).annotate(
+      OpenApi.Description,
+      "Totals over the filtered postbacks: count by status, payout (USD) and points, duplicates, distinct users"
+    ),
+    HttpApiEndpoint.get("postbackSeries", "/postbacks/series", {
+      query: { ...PostbackFilterFields, bucket: Schema.optional(SeriesBucket) },
+      success: PostbackSeries
+    }).annotate(
+      OpenApi.Description,
+      "Postbacks per hour or day (default day) by status, in the filter's time zone, every bucket of the received range (zeros included; at most 2,000 buckets)"
+    ),
+    HttpApiEndpoint.get("exportPostbacks", "/postbacks/export.csv", {
+      query: PostbackFilterFields,
+      success: Schema.String.pipe(
+        HttpApiSchema.asText({ contentType: "text/csv; charset=utf-8" })
+      )
+    }).annotate(
+      OpenApi.Description,
+      "The filtered postbacks as CSV (RFC 4180, UTF-8, CRLF), streamed; MomentScience's postback history columns first"
+    )
+  )
+  .middleware(AdminAuth)
+  .prefix("/api")
+  .annotate(OpenApi.Title, "History") {}
+
+// Actions: what an operator does to a postback from the console
+// (src/Admin/Actions.ts), each recorded in the audit trail, and test
+// postbacks (src/Admin/TestPostback.ts).
+
+/** 409: the postback is not in a state the action applies to; the message names its status. */
+export class Conflict extends Schema.Error<Conflict>("Conflict")(
+  { error: Schema.tag("conflict"), message: Schema.String },
+  {
+    httpApiStatus: 409,
+    description:
+      "The postback's status does not allow the action (the message names the current status), or the Idempotency-Key was used for another action"
+  }
+) {}
+
+/** Text an operator typed: no NUL (PostgreSQL text cannot hold one), at most `max` characters. */
+const OperatorText = (max: number) =>
+  Schema.String.check(
+    Schema.makeFilter((text: string) =>
+      text.includes("\u0000")
+        ? "cannot contain NUL"
+        : text.length > max
+          ? `must be at most ${max} characters`
+          : true
+    )
+  )
+
+const Operator = OperatorText(200)
+  .check(Schema.makeFilter((text: string) => text.trim() !== "" || "must not be blank"))
+  .annotate({ description: 'Who acts, as the audit trail shows it (default "admin")' })
+
+const Reason = OperatorText(2000).annotate({
+  description: "Why, in the operator's words (kept in the audit trail)"
+})
+
+const RequiredReason = Reason.check(
+  Schema.makeFilter((text: string) => text.trim() !== "" || "must not be blank")
+)
+
+/**
+ * A user id given by an operator, checked as the ingest edge checks the
+ * payload's: trimmed, not empty, at most 2,000 bytes of UTF-8 (what the
+ * ledger's index can hold), no NUL.
+ */
+const AttributedUserId = Schema.String.check(
+  Schema.makeFilter((id: string) =>
+    id.trim() === ""
+      ? "must not be blank"
+      : id.includes("\u0000")
+        ? "cannot contain NUL"
+        : new TextEncoder().encode(id.trim()).length > 2000
+          ? "must be at most 2000 bytes of UTF-8 (the ledger indexes user ids)"
+          : true
+  )
+).annotate({ description: "The user to credit (the payload's user id)" })
+
+/**
+ * An optional `Idempotency-Key` header: a repeat of an action with the same
+ * key answers the first outcome again instead of a 409.
+ */
+const IdempotencyHeaders = {
+  "idempotency-key": Schema.optional(OperatorText(200))
+}
+
+/** One entry of the audit trail. */
+export class OperatorActionEntry extends Schema.Class<OperatorActionEntry>("OperatorActionEntry")({
+  id: Schema.Number,
+  postbackId: Schema.Number,
+  action: Schema.Literals(OPERATOR_ACTIONS),
+  operator: Schema.String,
+  at: Schema.DateFromString,
+  reason: Schema.NullOr(Schema.String),
+  /** What changed: `from` and `to` statuses, and what the action adds (user id, ledger entry, fields). */
+  details: Schema.Unknown
+}) {}
+
+/** What an action did: the postback's status now and the audit entry recorded for it. */
+export class ActionResult extends Schema.Class<ActionResult>("ActionResult")({
+  postbackId: Schema.Number,
+  status: Schema.Literals(POSTBACK_STATUSES),
+  action: OperatorActionEntry
+}) {}
+
+/** `POST /api/postbacks/:id/repair`: the postback the corrected request became. */
+export class RepairResult extends Schema.Class<RepairResult>("RepairResult")({
+  /** The new postback (or the stored one it turned out to duplicate). */
+  id: Schema.Number,
+  duplicate: Schema.Boolean,
+  /** The new postback's status (`pending`, or `held` with its reasons). */
+  status: Schema.Literals(POSTBACK_STATUSES),
+  /** The rejected postback, now `repaired`. */
+  repairedId: Schema.Number,
+  action: OperatorActionEntry
+}) {}
+
+/** `POST /api/postbacks/replay`: the dead postbacks the filter matched, and how many went back. */
+export class BulkReplayResult extends Schema.Class<BulkReplayResult>("BulkReplayResult")({
+  matched: Schema.Number,
+  replayed: Schema.Number
+}) {}
+
+export class OperatorActionPage extends Schema.Class<OperatorActionPage>("OperatorActionPage")({
+  items: Schema.Array(OperatorActionEntry),
+  nextCursor: Schema.NullOr(Schema.String)
+}) {}
+
+/** `POST /api/test-postback`: the stored test postback and what the ingest route answered. */
+export class TestPostbackResult extends Schema.Class<TestPostbackResult>("TestPostbackResult")({
+  /** The stored postback (null when the ingest route stored nothing, as on a 503). */
+  id: Schema.NullOr(Schema.Number),
+  /** The stored row's status (`pending` until the worker settles it as `recorded`), or the ingest route's error code. */
+  status: Schema.String,
+  httpStatus: Schema.Number
+}) {}
+
+const ActionPostbackId = Schema.Int.check(Schema.isGreaterThan(0))
+
+const actor = {
+  operator: Schema.optional(Operator),
+  reason: Schema.optional(Reason)
+}
+
+/** The body every action takes: who acts (`operator`, default `"admin"`) and why. */
+export const ActorPayload = Schema.Struct(actor)
+
+/** The corrected wire fields of a rejected postback (any of them). */
+const RepairFields = Schema.Struct({
+  offer_id: Schema.optional(Schema.String),
+  advertiser_name: Schema.optional(Schema.String),
+  payout: Schema.optional(Schema.String),
+  timestamp: Schema.optional(Schema.String),
+  is_loyaltyboost: Schema.optional(Schema.String),
+  payload: Schema.optional(Schema.Record(Schema.String, Schema.String))
+}).check(
+  Schema.makeFilter(
+    (fields: object) => Object.keys(fields).length > 0 || "must correct at least one field"
+  )
+)
+
+const transition = <
+  const Name extends "approvePostback" | "rejectPostback" | "reversePostback",
+  const Path extends `/postbacks/:id/${string}`,
+  P extends Schema.Top
+>(
+  name: Name,
+  path: Path,
+  payload: P,
+  description: string
+) =>
+  HttpApiEndpoint.post(name, path, {
+    params: { id: ActionPostbackId },
+    headers: IdempotencyHeaders,
+    payload,
+    success: ActionResult,
+    error: [NotFound, Conflict]
+  }).annotate(OpenApi.Description, description)
+
+export class ActionsGroup extends HttpApiGroup.make("actions")
+  .add(
+    transition(
+      "approvePostback",
+      "/postbacks/:id/approve",
+      Schema.Struct(actor),
+      "Approve a held postback: held → pending, and the worker credits it as usual"
+    ),
+    transition(
+      "rejectPostback",
+      "/postbacks/:id/reject",
+      Schema.Struct({ ...actor, reason: RequiredReason }),
+      "Reject a held postback for good (reason required): held → rejected"
+    ),
+    HttpApiEndpoint.post("attributePostback", "/postbacks/:id/attribute", {
+      params: { id: ActionPostbackId },
+      headers: IdempotencyHeaders,
+      payload: Schema.Struct({ ...actor, userId: AttributedUserId }),
+      success: ActionResult,
+      error: [NotFound, Conflict]
+    }).annotate(
+      OpenApi.Description,
+      "Name the user of an unattributed postback: unattributed → pending with that user id, then credited by the worker"
+    ),
+    transition(
+      "reversePostback",
+      "/postbacks/:id/reverse",
+      Schema.Struct({ ...actor, reason: RequiredReason }),
+      "Take back a credit (reason required): credited → reversed, with a compensating negative ledger entry and the balance lowered in the same transaction; the credit stays in the ledger"
+    ),
+    HttpApiEndpoint.post("repairPostback", "/postbacks/:id/repair", {
+      params: { id: ActionPostbackId },
+      headers: IdempotencyHeaders,
+      payload: Schema.Struct({ ...actor, fields: RepairFields }),
+      success: RepairResult,
+      error: [NotFound, Conflict]
+    }).annotate(
+      OpenApi.Description,
+      "Correct a rejected postback: its stored request with the corrected fields goes through the ingest core again and is stored like a fresh delivery; the rejected row becomes repaired, linked to the new one. A correction that still cannot be a conversion is a 400 naming the field"
+    ),
+    HttpApiEndpoint.post("replayMatching", "/postbacks/replay", {
+      payload: Schema.Struct({
+        ...actor,
+        filter: PostbackFilter,
+        dryRun: Schema.Boolean
+      }),
+      success: BulkReplayResult
+    }).annotate(
+      OpenApi.Description,
+      "Replay by filter: every dead postback the filter matches goes back to the worker, each with its audit row; dryRun: true counts them and changes nothing"
+    ),
+    HttpApiEndpoint.get("listActions", "/actions", {
+      query: {
+        postbackId: Schema.optional(
+          Schema.FiniteFromString.check(Schema.isInt(), Schema.isGreaterThan(0))
+        ),
+        limit: Schema.optional(
+          Schema.FiniteFromString.check(
+            Schema.isInt(),
+            Schema.isBetween({ minimum: 1, maximum: 500 })
+          )
+        ),
+        cursor: Schema.optional(Schema.String)
+      },
+      success: OperatorActionPage
+    }).annotate(
+      OpenApi.Description,
+      "The audit trail, newest first (keyset pagination: pass nextCursor as cursor)"
+    )
+  )
+  .middleware(AdminAuth)
+  .prefix("/api")
+  .annotate(OpenApi.Title, "Actions") {}
+
+export class TestPostbackGroup extends HttpApiGroup.make("testPostback")
+  .add(
+    HttpApiEndpoint.post("sendTestPostback", "/test-postback", {
+      payload: Schema.Struct({
+        operator: Schema.optional(Operator),
+        offerId: Schema.optional(OperatorText(200)),
+        payout: Schema.optional(OperatorText(64)),
+        userId: Schema.optional(AttributedUserId)
+      }),
+      success: TestPostbackResult,
+      error: InvalidRequest
+    }).annotate(
+      OpenApi.Description,
+      "Send a test postback through the real ingest route (an HTTP request to this receiver's /postbacks with the secret and the test marker _test=1): stored with test = true, settled as recorded (reason test), never credited"
+    )
+  )
+  .middleware(AdminAuth)
+  .prefix("/api")
+  .annotate(OpenApi.Title, "Test postbacks") {}
 
 // The ingest route in the document. `/postbacks` is served by the ingest
 // edge (Ingest/Edge.ts), not by HttpApi, so it is described here from the
@@ -452,6 +922,9 @@ export class ReceiverApi extends HttpApi.make("receiver")
   .add(MetricsGroup)
   .add(UsersGroup)
   .add(PostbacksGroup)
+  .add(HistoryGroup)
+  .add(ActionsGroup)
+  .add(TestPostbackGroup)
   .middleware(ApiErrors)
   .annotate(OpenApi.Title, "MomentScience postback receiver")
   .annotate(OpenApi.Transform, withIngestRoute) {}

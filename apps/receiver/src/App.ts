@@ -6,6 +6,7 @@ import { HttpAppLive, ServerLive } from "./Http.ts"
 import { IngestEdge } from "./Ingest/Edge.ts"
 import { GroupCommit } from "./Ingest/GroupCommit.ts"
 import { IngestCore } from "./Ingest/Ingest.ts"
+import { RetentionLive } from "./Retention.ts"
 import { Secrets } from "./Secrets.ts"
 import { WakeSignal } from "./WakeSignal.ts"
 import { RewardPolicyLive } from "./Worker/Rewards.ts"
@@ -13,7 +14,8 @@ import { Worker, WorkerLoopLive } from "./Worker/Worker.ts"
 
 /**
  * The whole receiver on a given database: the HTTP server (ingest edge and
- * admin API), the worker loop, and the services under them, each built once.
+ * admin API), the worker loop, the delivery log's retention, and the
+ * services under them, each built once.
  * Its services stay visible to whoever provides it (tests read the database
  * and the server's address through them).
  */
@@ -24,7 +26,9 @@ export const makeReceiver = <E>(database: Layer.Layer<Database, E, ReceiverConfi
   )
   const edge = Layer.mergeAll(IngestEdge.layer, Worker.layer).pipe(Layer.provideMerge(services))
   const server = ServerLive.pipe(Layer.provideMerge(edge))
-  return Layer.mergeAll(HttpAppLive, WorkerLoopLive, AnnounceLive).pipe(Layer.provideMerge(server))
+  return Layer.mergeAll(HttpAppLive, WorkerLoopLive, AnnounceLive, RetentionLive).pipe(
+    Layer.provideMerge(server)
+  )
 }
 
 /** The receiver on the database its configuration names (PostgreSQL or PGlite). */

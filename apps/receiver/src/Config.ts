@@ -4,6 +4,7 @@ import {
   Config,
   ConfigProvider,
   Context,
+  DateTime,
   Duration,
   Effect,
   Layer,
@@ -189,7 +190,19 @@ export const receiverConfig = Config.all({
   workerRetryBase: positiveInt("WORKER_RETRY_BASE_MS", 5_000).pipe(Config.map(Duration.millis)),
   workerRetryCap: positiveInt("WORKER_RETRY_CAP_MS", 600_000).pipe(Config.map(Duration.millis)),
   workerLease: positiveInt("WORKER_LEASE_SECONDS", 60).pipe(Config.map(Duration.seconds)),
-  shutdownGrace: positiveInt("SHUTDOWN_GRACE_MS", 10_000).pipe(Config.map(Duration.millis))
+  shutdownGrace: positiveInt("SHUTDOWN_GRACE_MS", 10_000).pipe(Config.map(Duration.millis)),
+  /** The console's time zone (an IANA name): presets and series buckets are its days and hours. */
+  consoleTimeZone: Config.schema(
+    Schema.String.check(
+      rule(
+        (name) => DateTime.zoneMakeNamed(name)._tag === "Some",
+        'CONSOLE_TIME_ZONE must be an IANA time zone name such as "UTC" or "America/New_York"'
+      )
+    ),
+    "CONSOLE_TIME_ZONE"
+  ).pipe(Config.withDefault("UTC")),
+  /** Days the delivery log keeps a delivery (older rows are deleted in small batches). */
+  deliveryLogRetentionDays: positiveInt("DELIVERY_LOG_RETENTION_DAYS", 30)
 })
 
 export type ReceiverSettings = Config.Success<typeof receiverConfig>

@@ -12,6 +12,7 @@ import { ReceiverApi } from "./Api.ts"
 import { ReceiverConfig } from "./Config.ts"
 import type { Database } from "./Db/Database.ts"
 import { IngestEdge } from "./Ingest/Edge.ts"
+import type { IngestCore } from "./Ingest/Ingest.ts"
 import { INGEST_PATH } from "./Ingest/Route.ts"
 import { PageLive } from "./Page.ts"
 import type { Secrets } from "./Secrets.ts"
@@ -133,7 +134,7 @@ export const ApiLive = HttpApiBuilder.layer(ReceiverApi, { openapiPath: "/api/op
 export const HttpAppLive: Layer.Layer<
   never,
   never,
-  HttpServer.HttpServer | Database | Secrets | WakeSignal
+  HttpServer.HttpServer | Database | Secrets | WakeSignal | ReceiverConfig | IngestCore
 > = HttpRouter.serve(Layer.mergeAll(ApiLive, PageLive), { disableLogger: true }).pipe(
   Layer.provide(NodeHttpServer.layerHttpServices)
 )

@@ -201,7 +201,9 @@ describe.skipIf(testDatabaseUrl === undefined)("receiver migrate", () => {
           )
         )
         yield* Effect.promise(() => sql.end())
-        expect(tables).toEqual(["accounts", "postbacks", "reward_transactions"])
+        expect(tables).toEqual(
+          expect.arrayContaining(["accounts", "deliveries", "postbacks", "reward_transactions"])
+        )
       }).pipe(Effect.scoped),
     60_000
   )

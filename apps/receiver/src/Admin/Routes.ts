@@ -1,19 +1,26 @@
 import { Layer } from "effect"
+import { ActionsLive, OperatorActions } from "./Actions.ts"
 import { AdminAuthLive } from "./Auth.ts"
 import { ApiErrorsLive } from "./Errors.ts"
 import { HealthLive } from "./Health.ts"
+import { HistoryLive } from "./History.ts"
 import { MetricsLive } from "./Metrics.ts"
 import { PostbacksLive } from "./Postbacks.ts"
+import { TestPostbackLive } from "./TestPostback.ts"
 import { UsersLive } from "./Users.ts"
 
 /**
  * Every handler of `ReceiverApi` with the middleware it needs, for
  * `HttpApiBuilder.layer(ReceiverApi, ...)`: health, metrics, users,
- * postbacks, the admin token check and the API's error bodies.
+ * postbacks, the history (list, summary, series, CSV export), operator actions and test postbacks, the admin token check
+ * and the API's error bodies.
  */
 export const AdminRoutesLive = Layer.mergeAll(
   HealthLive,
   MetricsLive,
   UsersLive,
-  PostbacksLive
-).pipe(Layer.provide([AdminAuthLive, ApiErrorsLive]))
+  PostbacksLive,
+  HistoryLive,
+  ActionsLive,
+  TestPostbackLive
+).pipe(Layer.provide(OperatorActions.layer), Layer.provide([AdminAuthLive, ApiErrorsLive]))
