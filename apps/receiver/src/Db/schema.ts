@@ -121,6 +121,14 @@ export const postbacks = pgTable(
      */
     repairedAsId: bigint("repaired_as_id", { mode: "number" }).references(
       (): AnyPgColumn => postbacks.id
+    ),
+    // Reconciliation (src/Reconcile/).
+    /**
+     * A postback re-ingested from MomentScience's history export (a
+     * conversion the sender gave up on): the reconciliation that recovered it.
+     */
+    recoveredBy: bigint("recovered_by", { mode: "number" }).references(
+      (): AnyPgColumn => reconciliations.id
     )
   },
   (table) => [
@@ -277,5 +285,89 @@ export const operatorActions = pgTable(
       "operator_actions_action_check",
       sql.raw(`${"action"} IN (${OPERATOR_ACTIONS.map((a) => `'${a}'`).join(", ")})`)
     )
+  ]
+)
+
+// Reconciliation against MomentScience's postback history export (src/Reconcile/).
+
+/**
+ * What a row of a reconciliation report is (see the README's "Reconciliation"):
+ * - `delivered`: success at MomentScience, stored here (the normal case)
+ * - `lost`: failed at MomentScience, absent here
+ * - `stored_after_failure`: failed at MomentScience, yet stored here (a
+ *   time-out or an error answered after the commit)
+ * - `recovered`: lost, then re-ingested from the export
+ * - `missing`: success at MomentScience, absent here (must never happen)
+ * - `unknown`: stored here, absent from the export within its range
+ *   (forged or test traffic)
+ * - `payout_mismatch`: same offer and time, another payout
+ * - `unreadable`: a line of the export that could not be read
+ */
+export const RECONCILIATION_CATEGORIES = [
+  "delivered",
+  "lost",
+  "stored_after_failure",
+  "recovered",
+  "missing",
+  "unknown",
+  "payout_mismatch",
+  "unreadable"
+] as const
+
+export type ReconciliationCategory = (typeof RECONCILIATION_CATEGORIES)[number]
+
+/** One reconciliation: the export's name, the range compared, the options, the summary. */
+export const reconciliations = pgTable("reconciliations", {
+  id: bigserial("id", { mode: "number" }).primaryKey(),
+  createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  /** The export's file name as given (or `upload`). */
+  source: text("source").notNull(),
+  /** The conversion-time range compared, `[range_from, range_to)`. */
+  rangeFrom: timestamp("range_from", { withTimezone: true, mode: "date" }),
+  rangeTo: timestamp("range_to", { withTimezone: true, mode: "date" }),
+  /** The options it ran with (tolerance, time zone, columns...). */
+  options: jsonb("options").$type<Record<string, unknown>>().notNull(),
+  /** Counts and payout sums per category (decimal strings), once matched. */
+  summary: jsonb("summary").$type<Record<string, unknown>>()
+})
+
+/**
+ * The report's rows: each export line (with what it matched) and each
+ * stored postback the export does not know. Written once by the matching,
+ * then only `recovered` by a re-ingest.
+ */
+export const reconciliationRows = pgTable(
+  "reconciliation_rows",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    reconciliationId: bigint("reconciliation_id", { mode: "number" })
+      .notNull()
+      .references(() => reconciliations.id, { onDelete: "cascade" }),
+    /** Null until matched; then one of `RECONCILIATION_CATEGORIES`. */
+    category: text("category").$type<ReconciliationCategory>(),
+    /** The export line (null for a stored postback the export does not know). */
+    line: integer("line"),
+    occurredAt: timestamp("occurred_at", { withTimezone: true, mode: "date" }),
+    offerId: text("offer_id"),
+    advertiserName: text("advertiser_name"),
+    payout: numeric("payout"),
+    /** `success` or `failed`, as the export says. */
+    deliveryStatus: text("delivery_status"),
+    responseCode: smallint("response_code"),
+    userId: text("user_id"),
+    isLoyaltyBoost: boolean("is_loyalty_boost"),
+    payload: jsonb("payload").$type<Record<string, string>>(),
+    /** The export's columns the reconciliation does not read, by label. */
+    extra: jsonb("extra").$type<Record<string, string>>(),
+    /** The stored postback it matched (or was recovered as). */
+    postbackId: bigint("postback_id", { mode: "number" }).references(() => postbacks.id),
+    /** `response_code` when the export's code differs from the one stored here. */
+    mismatch: text("mismatch"),
+    /** An unreadable line: why; a lost row that cannot be recovered: what is missing. */
+    problem: text("problem")
+  },
+  (table) => [
+    index("reconciliation_rows_report_idx").on(table.reconciliationId, table.category, table.id),
+    index("reconciliation_rows_postback_idx").on(table.reconciliationId, table.postbackId)
   ]
 )
