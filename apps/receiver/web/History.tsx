@@ -44,6 +44,7 @@ export const History = (props: { readonly session: Session }) => {
   const [errors, setErrors] = useState<Readonly<Record<string, string>>>({})
   const [loading, setLoading] = useState(false)
   const [status, setStatus] = useState<string>("")
+  const [updatedAt, setUpdatedAt] = useState<string>("")
   const [autoRefresh, setAutoRefresh] = useState(false)
   const [selected, setSelected] = useState<number | null>(null)
   const [highlight, setHighlight] = useState<number | null>(null)
@@ -82,7 +83,7 @@ export const History = (props: { readonly session: Session }) => {
     ])
     setErrors(failures)
     setLoading(false)
-    setStatus(`Updated at ${new Date().toLocaleTimeString("en-GB")}`)
+    setUpdatedAt(new Date().toLocaleTimeString("en-GB"))
   }, [api, filter])
 
   useEffect(() => {
@@ -355,8 +356,11 @@ export const History = (props: { readonly session: Session }) => {
         <button type="button" class="secondary" onClick={() => void planReplay()}>
           Replay dead…
         </button>
-        <output class="status-line" aria-live="polite">
-          {loading ? "Loading…" : status}
+        <span class="status-line">
+          {loading ? "Loading…" : updatedAt === "" ? "" : `Updated at ${updatedAt}`}
+        </span>
+        <output class="status-line action-status" aria-live="polite">
+          {status}
         </output>
       </div>
       {replayPlan !== null && (

@@ -248,17 +248,18 @@ export const makeApi = (token: string, onUnauthorized: (error: ApiError) => void
         link.click()
         link.remove()
       } finally {
-        // The click has handed the Blob to the download; the URL is no longer needed.
-        setTimeout(() => URL.revokeObjectURL(url), 0)
+        // The browser reads the Blob after the click returns: the URL is
+        // released a minute later, not at once (an early revoke cancels it).
+        setTimeout(() => URL.revokeObjectURL(url), 60_000)
       }
       return name
     }
   }
 }
 
-/** Checks a token against the API (a 401 means it is wrong). */
+/** Checks a token against the API (a 401 means it is wrong) with its cheapest read: one audit entry. */
 export const checkToken = async (token: string): Promise<void> => {
-  const response = await fetch("/api/postbacks/summary?preset=today", {
+  const response = await fetch("/api/actions?limit=1", {
     headers: { authorization: `Bearer ${token}` }
   })
   if (!response.ok) throw await toError(response)
