@@ -87,7 +87,11 @@ export const App = () => {
         </button>
       </header>
       <main>
-        {tab === "postbacks" ? <History session={session} /> : <Users session={session} />}
+        {/* The history stays mounted behind the users view, so its filter and pages survive. */}
+        <div hidden={tab !== "postbacks"}>
+          <History session={session} />
+        </div>
+        {tab === "users" && <Users session={session} />}
       </main>
     </div>
   )
