@@ -5,6 +5,7 @@ import { ReceiverLive } from "./App.ts"
 import { ReceiverConfig } from "./Config.ts"
 import { Database } from "./Db/Database.ts"
 import { LoggingLive } from "./Logging.ts"
+import { reconcileCommand } from "./Reconcile/Command.ts"
 import { Secrets } from "./Secrets.ts"
 
 const serveReceiver = Layer.launch(
@@ -37,8 +38,8 @@ const urls = Command.make("urls", {}, () =>
 
 export const receiver = Command.make("receiver", {}, () => serveReceiver).pipe(
   Command.withDescription("MomentScience postback receiver"),
-  Command.withSubcommands([serve, migrate, urls])
+  Command.withSubcommands([serve, migrate, urls, reconcileCommand])
 )
 
-/** Runs the command line of this process (`receiver [serve|migrate|urls]`). */
+/** Runs the command line of this process (`receiver [serve|migrate|urls|reconcile]`). */
 export const run = Command.run(receiver, { version: "0.0.0" })

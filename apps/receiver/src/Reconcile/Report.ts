@@ -1,3 +1,5 @@
+import { Stream } from "effect"
+import { Csv } from "effect/encoding"
 import type { SqlRunner } from "../Db/Database.ts"
 import type { ReconciliationCategory } from "../Db/schema.ts"
 import type { ReconciliationSummary } from "./Reconcile.ts"
@@ -165,6 +167,23 @@ export const reportRecord = (row: ReportRow): ReadonlyArray<string> => [
   row.mismatch ?? "",
   row.problem ?? ""
 ]
+
+/**
+ * A report as CSV (RFC 4180 by Effect's `Csv` encoder, UTF-8, CRLF): a
+ * header of {@link REPORT_COLUMNS}, then every row (or every row of one
+ * category), read from the database page by page.
+ */
+export const reportCsv = (
+  runner: SqlRunner,
+  id: number,
+  category?: ReconciliationCategory
+): Stream.Stream<Uint8Array, unknown> =>
+  Stream.fromAsyncIterable(allReportRows(runner, id, category), (cause) => cause).pipe(
+    Stream.map((rows) => rows.map(reportRecord)),
+    Stream.prepend([[REPORT_COLUMNS as ReadonlyArray<string>]]),
+    Stream.flattenIterable,
+    Stream.pipeThroughChannel(Csv.encode())
+  )
 
 /** A stored report's summary, or `undefined` when there is no such report. */
 export const getSummary = async (
