@@ -38,6 +38,8 @@ export const Detail = (props: {
   const dialog = useRef<HTMLDialogElement>(null)
   const [postback, setPostback] = useState<PostbackDetail | null>(null)
   const [error, setError] = useState<string | null>(null)
+  // The last action's outcome, shown even once the new status allows no more actions.
+  const [notice, setNotice] = useState<Notice | null>(null)
   const tz = props.timeZone
 
   const load = useCallback(async () => {
@@ -95,11 +97,21 @@ export const Detail = (props: {
           {error}
         </p>
       )}
+      {notice !== null && (
+        <p class={notice.ok ? "ok" : "error"} role="status">
+          {notice.text}
+        </p>
+      )}
       {postback === null ? (
         error === null && <p>Loading…</p>
       ) : (
         <div class="detail-body">
-          <Actions session={props.session} postback={postback} onDone={changed} />
+          <Actions
+            session={props.session}
+            postback={postback}
+            onResult={setNotice}
+            onDone={changed}
+          />
           <section>
             <h3>Fields</h3>
             <dl class="fields">
@@ -275,6 +287,12 @@ const problems = (errors: unknown): ReadonlyArray<string> => {
   })
 }
 
+/** The outcome of an action, as the dialog reports it. */
+interface Notice {
+  readonly ok: boolean
+  readonly text: string
+}
+
 /** What an action sends besides `operator` and `reason`. */
 type ActionBody = Readonly<Record<string, unknown>>
 
@@ -282,32 +300,32 @@ type ActionBody = Readonly<Record<string, unknown>>
 const Actions = (props: {
   readonly session: Session
   readonly postback: PostbackDetail
+  readonly onResult: (notice: Notice | null) => void
   readonly onDone: () => Promise<void>
 }) => {
   const { api, operator } = props.session
   const { postback } = props
   const [reason, setReason] = useState("")
   const [userId, setUserId] = useState("")
-  const [result, setResult] = useState<{ readonly ok: boolean; readonly text: string } | null>(null)
   const [busy, setBusy] = useState(false)
 
   const run = async (action: string, label: string, body: ActionBody = {}) => {
     setBusy(true)
-    setResult(null)
+    props.onResult(null)
     try {
       const answer = await api.post<Record<string, unknown>>(
         `/api/postbacks/${postback.id}/${action}`,
         { operator, ...(reason.trim() === "" ? {} : { reason: reason.trim() }), ...body }
       )
       const newId = typeof answer.id === "number" && answer.id !== postback.id ? answer.id : null
-      setResult({
+      props.onResult({
         ok: true,
         text: `${label}: done${newId === null ? "" : ` (postback #${newId})`}.`
       })
       setReason("")
       await props.onDone()
     } catch (cause) {
-      setResult({ ok: false, text: `${label} refused: ${message(cause)}` })
+      props.onResult({ ok: false, text: `${label} refused: ${message(cause)}` })
     } finally {
       setBusy(false)
     }
@@ -390,11 +408,6 @@ const Actions = (props: {
           busy={busy}
           onRepair={(fields) => void run("repair", "Repair", { fields })}
         />
-      )}
-      {result !== null && (
-        <p class={result.ok ? "ok" : "error"} role="status">
-          {result.text}
-        </p>
       )}
     </section>
   )
