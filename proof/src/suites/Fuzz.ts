@@ -187,6 +187,7 @@ export const fuzz = async (options: SuiteOptions): Promise<Array<SuiteResult>> =
     const answeredAs = new Map<number, string>()
     let badShape = 0
     let bareParserRefusals = 0
+    const unavailable: Array<string> = []
     const note = (category: string, key: string) => {
       const counts = byCategory.get(category) ?? new Map<string, number>()
       counts.set(key, (counts.get(key) ?? 0) + 1)
@@ -218,6 +219,10 @@ export const fuzz = async (options: SuiteOptions): Promise<Array<SuiteResult>> =
       note(spec.category, String(answer.status))
       if (answer.status >= 500 && answer.status !== 503)
         violationSample(`answered ${answer.status}`, spec, answer)
+      if (answer.status === 503 && spec.kind === "http" && unavailable.length < 3)
+        unavailable.push(
+          `${spec.method} ${spec.path.slice(0, 100)} -> ${answer.body.slice(0, 160)}`
+        )
       if (spec.kind === "raw" && answer.status === 200) {
         // a well-formed request ahead of the malformed part (pipelining) is a postback like any other
         for (const m of answer.body.matchAll(/"status":"(\w+)","id":(\d+)/g)) {
@@ -450,6 +455,7 @@ export const fuzz = async (options: SuiteOptions): Promise<Array<SuiteResult>> =
       "bare 400 (HTTP parser)",
       `${bareParserRefusals} requests Node's parser refused (unknown method, unreadable target), answered 400 without a JSON body by the clientError hook`
     ])
+    if (unavailable.length > 0) figures.push(["503 with the database up", unavailable.join(" | ")])
     if (traffic.statuses.has(500)) {
       const errors = receiver
         .output()
