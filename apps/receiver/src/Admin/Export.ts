@@ -221,15 +221,19 @@ async function* keysetPages(
  * for the export's length; the next batch is fetched only once the previous
  * one was written to the client.
  */
-const cursorPages = (
+async function* cursorPages(
   client: postgres.Sql,
   filter: ResolvedFilter,
   chunk: number
-): AsyncIterable<ReadonlyArray<CsvRow>> => {
+): AsyncGenerator<ReadonlyArray<CsvRow>> {
   const compiled = dialect.sqlToQuery(exportQuery(filter, undefined, undefined))
-  return client
+  // Through a generator of its own: the cursor's iterator answers return()
+  // without a promise, and the stream closes an iterator by awaiting it.
+  for await (const rows of client
     .unsafe<Array<CsvRow>>(compiled.sql, compiled.params as Array<postgres.ParameterOrJSON<never>>)
-    .cursor(chunk) as AsyncIterable<ReadonlyArray<CsvRow>>
+    .cursor(chunk)) {
+    yield rows
+  }
 }
 
 const fileTime = (date: Date | undefined, open: string): string =>
@@ -300,7 +304,7 @@ export class ExportRoute extends Context.Service<
           )
           const body = records.pipe(
             Stream.pipeThroughChannel(Csv.encode()),
-            Stream.tapError((cause) => Effect.logError("CSV export failed midway", cause)),
+            Stream.tapCause((cause) => Effect.logError("CSV export failed midway", cause)),
             Stream.ensuring(
               Effect.sync(() => {
                 if (counted) running--
