@@ -243,6 +243,7 @@ layer(testReceiver(database), { timeout: 180_000, excludeTestServices: true })(
             await dialog.locator("h2 .status-credited").waitFor()
             await dialog.getByText("checked with Acme: a real order").waitFor()
             await dialog.getByText("Dana").first().waitFor()
+            await page.screenshot({ path: `${ARTIFACTS}console-detail.png` })
             // Escape closes the dialog and gives the focus back to the row's button.
             await page.keyboard.press("Escape")
             await dialog.waitFor({ state: "detached" })
@@ -345,6 +346,7 @@ layer(testReceiver(database), { timeout: 180_000, excludeTestServices: true })(
             await page.getByRole("button", { name: "Search", exact: true }).click()
             await page.getByRole("button", { name: "alice", exact: true }).click()
             await page.locator(".balance").filter({ hasText: "21" }).waitFor()
+            await page.screenshot({ path: `${ARTIFACTS}console-users.png`, fullPage: true })
             await page.getByRole("button", { name: "Postbacks", exact: true }).click()
             await row(page, testId).waitFor()
           })

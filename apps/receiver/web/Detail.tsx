@@ -162,7 +162,11 @@ export const Detail = (props: {
           )}
           <section>
             <h3>Reward explanation</h3>
-            <pre class="json">{formatJson(postback.outcome)}</pre>
+            {postback.outcome === null || postback.outcome === undefined ? (
+              <p>None yet: the worker has not settled it.</p>
+            ) : (
+              <pre class="json">{formatJson(postback.outcome)}</pre>
+            )}
           </section>
           <section>
             <h3>Ledger entries</h3>
