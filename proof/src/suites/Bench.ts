@@ -72,8 +72,9 @@ const drain = async (size: number): Promise<SuiteResult> => {
     ])
 
     const worker = await Receiver.make({ env })
-    const w0 = Date.now()
     await worker.start()
+    // from the moment it answers /healthz: migrations checked, the worker started
+    const w0 = Date.now()
     const curve: Array<string> = []
     let left = size
     let lastMark = w0
@@ -92,7 +93,7 @@ const drain = async (size: number): Promise<SuiteResult> => {
     const credited = await count(reader.query, "status = 'credited'")
     figures.push([
       "credited",
-      `${credited.toLocaleString("en-US")} in ${(elapsed / 1000).toFixed(1)} s (process start included): ${rate(credited, elapsed)}`
+      `${credited.toLocaleString("en-US")} in ${(elapsed / 1000).toFixed(1)} s (from the process being up): ${rate(credited, elapsed)}`
     ])
     figures.push(["settled over time", curve.join("  ")])
     return {
