@@ -3,12 +3,15 @@
 // commit (duplicates folded inside one batch, a batch that fails), then over
 // HTTP through the whole receiver (accepted, duplicate, rejected, test, 401).
 import { expect, layer } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Layer } from "effect"
+import { ReceiverConfig } from "../src/Config.ts"
 import { Database, type SqlRunner } from "../src/Db/Database.ts"
 import { GroupCommit, StoreUnavailable } from "../src/Ingest/GroupCommit.ts"
 import type { InboxRow } from "../src/Ingest/InboxSql.ts"
+import { deleteExpiredDeliveries, RetentionLive } from "../src/Retention.ts"
 import { testDatabases } from "./support/databases.ts"
-import { TEST_SECRET, TestReceiver, testReceiver } from "./support/receiver.ts"
+import { testEnv } from "./support/env.ts"
+import { eventually, TEST_SECRET, TestReceiver, testReceiver } from "./support/receiver.ts"
 
 const row = (key: string, overrides: Partial<InboxRow> = {}): InboxRow => ({
   dedupKey: key,
@@ -156,6 +159,63 @@ for (const database of testDatabases) {
           ])
           yield* Effect.promise(() => groupCommit.close())
         })
+      )
+
+      it.effect(
+        "retention deletes deliveries older than the setting, in batches, and nothing newer",
+        () =>
+          Effect.gen(function* () {
+            const { sql } = yield* Database
+            const groupCommit = GroupCommit.make(sql, {
+              maxBatch: 50,
+              maxWaitMs: 1,
+              maxInFlight: 1
+            })
+            const stored = yield* Effect.promise(() => groupCommit.submit(row("retention-1")))
+            yield* Effect.promise(() => groupCommit.close())
+            // what the other tests left that is already old (their fixed dates)
+            yield* Effect.promise(() => deleteExpiredDeliveries(sql, 30))
+            // 7 deliveries 31 days old, 3 of 29 days, beside the one just logged
+            yield* Effect.promise(() =>
+              sql.query(
+                `INSERT INTO deliveries (postback_id, received_at, source, http_status, answer_ms)
+                 SELECT $1, now() - make_interval(days => CASE WHEN g <= 7 THEN 31 ELSE 29 END), 'get', 200, 1.5
+                 FROM generate_series(1, 10) AS g`,
+                [stored.id]
+              )
+            )
+            const deleted = yield* Effect.promise(() => deleteExpiredDeliveries(sql, 30, 3))
+            expect(deleted).toBe(7)
+            expect(yield* deliveriesOf(sql, [stored.id])).toHaveLength(4)
+            expect(yield* Effect.promise(() => deleteExpiredDeliveries(sql, 30, 3))).toBe(0)
+            // the job: a first run at start, with DELIVERY_LOG_RETENTION_DAYS
+            yield* Effect.promise(() =>
+              sql.query(
+                `INSERT INTO deliveries (postback_id, received_at, source, http_status, answer_ms)
+                 VALUES ($1, now() - interval '3 days', 'get', 200, 1)`,
+                [stored.id]
+              )
+            )
+            yield* Effect.scoped(
+              Effect.gen(function* () {
+                yield* Layer.build(
+                  RetentionLive.pipe(
+                    Layer.provide(
+                      ReceiverConfig.fromRecord(testEnv({ DELIVERY_LOG_RETENTION_DAYS: "2" }))
+                    ),
+                    Layer.provide(Layer.succeed(Database, yield* Database))
+                  )
+                )
+                yield* eventually(async () => {
+                  const rows = await sql.query<{ n: string }>(
+                    "SELECT count(*)::text AS n FROM deliveries WHERE postback_id = $1",
+                    [stored.id]
+                  )
+                  return rows[0]!.n === "1" ? true : undefined
+                })
+              })
+            )
+          })
       )
 
       it.effect("a batch that fails stores neither postbacks nor deliveries", () =>
