@@ -13,6 +13,7 @@ import {
 import { PostbackFilter, PostbackFilterFields } from "./Admin/Filter.ts"
 import { OPERATOR_ACTIONS, POSTBACK_STATUSES } from "./Db/schema.ts"
 import { INGEST_PATH } from "./Ingest/Route.ts"
+import * as Reconcile from "./Reconcile/Schemas.ts"
 
 // Errors. Every error body of the receiver has one JSON shape, the one the
 // ingest route answers with (`errorAnswer` of @org/postback-handler):
@@ -707,6 +708,52 @@ export class TestPostbackGroup extends HttpApiGroup.make("testPostback")
   .prefix("/api")
   .annotate(OpenApi.Title, "Test postbacks") {}
 
+// Reconciliations: MomentScience's postback history export against the
+// inbox (src/Reconcile/); the shapes are in src/Reconcile/Schemas.ts.
+
+export class ReconciliationsGroup extends HttpApiGroup.make("reconciliations")
+  .add(
+    HttpApiEndpoint.post("createReconciliation", "/reconciliations", {
+      query: Reconcile.UploadQuery,
+      payload: Schema.String.pipe(HttpApiSchema.asText({ contentType: "text/csv" })),
+      success: Reconcile.SummarySchema,
+      error: InvalidRequest
+    }).annotate(
+      OpenApi.Description,
+      "Upload MomentScience's postback history export (the CSV body, streamed) with the options as query parameters; the report is stored and its summary answered. A column or option that cannot be read is a 400 naming it; unreadable lines are rows of the report"
+    ),
+    HttpApiEndpoint.get("listReconciliations", "/reconciliations", {
+      query: Reconcile.ListQuery,
+      success: Reconcile.ReportListSchema
+    }).annotate(OpenApi.Description, "Stored reconciliation reports, newest first"),
+    HttpApiEndpoint.get("getReconciliation", "/reconciliations/:id", {
+      params: { id: Reconcile.ReconciliationId },
+      query: Reconcile.ReportQuery,
+      success: Reconcile.ReportSchema,
+      error: NotFound
+    }).annotate(
+      OpenApi.Description,
+      "One report: its summary and a page of rows (keyset: pass nextAfter as after), of one category when given"
+    ),
+    HttpApiEndpoint.get("reconciliationCsv", "/reconciliations/:id/report.csv", {
+      params: { id: Reconcile.ReconciliationId },
+      query: { category: Schema.optional(Reconcile.Category) },
+      success: Schema.String.pipe(HttpApiSchema.asText({ contentType: "text/csv; charset=utf-8" })),
+      error: NotFound
+    }).annotate(OpenApi.Description, "One report as CSV (RFC 4180, UTF-8, CRLF), streamed"),
+    HttpApiEndpoint.post("reingestReconciliation", "/reconciliations/:id/reingest", {
+      params: { id: Reconcile.ReconciliationId },
+      success: Reconcile.ReingestSchema,
+      error: NotFound
+    }).annotate(
+      OpenApi.Description,
+      "Send the report's lost conversions that carry what a postback needs through the ingest route (marked recovered by this reconciliation); exactly once however often it is called"
+    )
+  )
+  .middleware(AdminAuth)
+  .prefix("/api")
+  .annotate(OpenApi.Title, "Reconciliations") {}
+
 // The ingest route in the document. `/postbacks` is served by the ingest
 // edge (Ingest/Edge.ts), not by HttpApi, so it is described here from the
 // packages that define it: the body's JSON Schema from @org/postback-schema,
@@ -925,6 +972,7 @@ export class ReceiverApi extends HttpApi.make("receiver")
   .add(HistoryGroup)
   .add(ActionsGroup)
   .add(TestPostbackGroup)
+  .add(ReconciliationsGroup)
   .middleware(ApiErrors)
   .annotate(OpenApi.Title, "MomentScience postback receiver")
   .annotate(OpenApi.Transform, withIngestRoute) {}

@@ -1,4 +1,5 @@
 import { Layer } from "effect"
+import { ReconciliationsLive } from "../Reconcile/Routes.ts"
 import { ActionsLive, OperatorActions } from "./Actions.ts"
 import { AdminAuthLive } from "./Auth.ts"
 import { ApiErrorsLive } from "./Errors.ts"
@@ -12,7 +13,7 @@ import { UsersLive } from "./Users.ts"
 /**
  * Every handler of `ReceiverApi` with the middleware it needs, for
  * `HttpApiBuilder.layer(ReceiverApi, ...)`: health, metrics, users,
- * postbacks, the history (list, summary, series, CSV export), operator actions and test postbacks, the admin token check
+ * postbacks, the history (list, summary, series, CSV export), operator actions and test postbacks, reconciliations, the admin token check
  * and the API's error bodies.
  */
 export const AdminRoutesLive = Layer.mergeAll(
@@ -22,5 +23,6 @@ export const AdminRoutesLive = Layer.mergeAll(
   PostbacksLive,
   HistoryLive,
   ActionsLive,
-  TestPostbackLive
+  TestPostbackLive,
+  ReconciliationsLive
 ).pipe(Layer.provide(OperatorActions.layer), Layer.provide([AdminAuthLive, ApiErrorsLive]))
