@@ -414,7 +414,29 @@ export const ingestRequestArb = (secret: string): fc.Arbitrary<RequestSpec> => {
       postbackArb
     )
     .map(([path, p]) => http("path", "GET", `${path}?secret=${secret}&${asQuery(p)}`, {}))
-  const secrets = fc
+  const secrets = wrongSecretArb(secret)
+  return fc.oneof(
+    { weight: 3, arbitrary: query },
+    { weight: 3, arbitrary: jsonBody },
+    { weight: 5, arbitrary: nearValid },
+    { weight: 2, arbitrary: contentType },
+    { weight: 2, arbitrary: contentEncoding },
+    { weight: 2, arbitrary: notUtf8 },
+    { weight: 1, arbitrary: sizes },
+    { weight: 2, arbitrary: methods },
+    { weight: 2, arbitrary: paths },
+    { weight: 2, arbitrary: secrets },
+    { weight: 2, arbitrary: rawArb(secret) }
+  )
+}
+
+/**
+ * Clean LoyaltyBoost postbacks (POST or GET) with a missing, empty, wrong,
+ * repeated or misspelled secret: each must be refused (401) and store nothing.
+ */
+export const wrongSecretArb = (secret: string): fc.Arbitrary<HttpSpec> => {
+  const json = { "content-type": "application/json" }
+  return fc
     .tuple(
       fc.constantFrom(
         "",
@@ -431,31 +453,27 @@ export const ingestRequestArb = (secret: string): fc.Arbitrary<RequestSpec> => {
       postbackArb.map((p) => ({ ...p, is_loyaltyboost: "1" })),
       fc.boolean()
     )
-    .map(([s, p, post]) =>
-      post
-        ? http("wrong secret", "POST", `/postbacks?${s}`, json, utf8(JSON.stringify(p)), false)
-        : http(
-            "wrong secret",
-            "GET",
-            `/postbacks?${s}${s === "" ? "" : "&"}${asQuery(p)}`,
-            {},
-            undefined,
-            false
-          )
+    .map(
+      ([s, p, post]): HttpSpec =>
+        post
+          ? {
+              kind: "http",
+              category: "wrong secret",
+              method: "POST",
+              path: `/postbacks?${s}`,
+              headers: json,
+              body: utf8(JSON.stringify(p)),
+              authenticated: false
+            }
+          : {
+              kind: "http",
+              category: "wrong secret",
+              method: "GET",
+              path: `/postbacks?${s}${s === "" ? "" : "&"}${asQuery(p)}`,
+              headers: {},
+              authenticated: false
+            }
     )
-  return fc.oneof(
-    { weight: 3, arbitrary: query },
-    { weight: 3, arbitrary: jsonBody },
-    { weight: 5, arbitrary: nearValid },
-    { weight: 2, arbitrary: contentType },
-    { weight: 2, arbitrary: contentEncoding },
-    { weight: 2, arbitrary: notUtf8 },
-    { weight: 1, arbitrary: sizes },
-    { weight: 2, arbitrary: methods },
-    { weight: 2, arbitrary: paths },
-    { weight: 2, arbitrary: secrets },
-    { weight: 2, arbitrary: rawArb(secret) }
-  )
 }
 
 /** Malformed HTTP/1.1 for a raw socket: broken request lines, headers, framing, bytes. */

@@ -16,7 +16,8 @@ import {
   type HttpSpec,
   ingestRequestArb,
   type RawSpec,
-  type RequestSpec
+  type RequestSpec,
+  wrongSecretArb
 } from "../FuzzRequests.ts"
 import { postgresReader, type Query, settled } from "../Ledger.ts"
 import { createDatabase } from "../Postgres.ts"
@@ -396,12 +397,10 @@ export const fuzz = async (options: SuiteOptions): Promise<Array<SuiteResult>> =
       "taken as the right token",
       lenient.length === 0 ? "none of the lenient forms" : lenient.join("; ")
     ])
-    const wrongSecret = fc
-      .sample(ingestRequestArb(SECRET), {
-        numRuns: options.quick ? 4_000 : 15_000,
-        seed: options.seed + 1
-      })
-      .filter((s): s is HttpSpec => s.kind === "http" && !s.authenticated)
+    const wrongSecret = fc.sample(wrongSecretArb(SECRET), {
+      numRuns: options.quick ? 400 : 2_000,
+      seed: options.seed + 1
+    })
     await run(wrongSecret)
     await settled(reader.query, 60_000)
     const after = await snapshot(reader.query)
