@@ -15,6 +15,11 @@
 //   4. a restart on the same data: time to the first 200 on /readyz, and
 //      the resident memory after BENCH_IDLE_SECONDS idle.
 //
+// On a shared machine the rates follow whatever else runs; the receiver's
+// CPU time per postback (from /proc/<pid>/stat, ingest and crediting both)
+// does not, and says what one free core sustains: PGlite runs inside the
+// receiver's one thread, so that is the embedded receiver's ceiling.
+//
 // Memory is read from outside, from /proc/<pid>/status (VmRSS; VmHWM, the
 // peak, over the whole life of the process). The load is offered by
 // autocannon in this process (unique docs-shaped LoyaltyBoost postbacks from
@@ -66,11 +71,25 @@ const memoryOf = (pid: number): { rss: number; hwm: number } => {
   return { rss: kb("VmRSS") / 1024, hwm: kb("VmHWM") / 1024 }
 }
 
+/**
+ * CPU time `pid` has used (user + system), in ms. On a shared machine the
+ * wall-clock rate depends on what else runs; the CPU spent per postback
+ * does not, and bounds the rate one free core could sustain.
+ */
+const cpuMsOf = (pid: number): number => {
+  // Fields after the command name (which may hold spaces): utime is the 12th, stime the 13th.
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS
+}
+// USER_HZ: 100 on every Linux this runs on (getconf CLK_TCK).
+const CLOCK_TICKS = 100
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 interface Receiver {
   readonly child: ChildProcess
   readonly baseUrl: string
+  readonly output: () => string
   /** Milliseconds from the spawn to the first 200 on /readyz. */
   readonly readyMs: number
 }
@@ -93,7 +112,7 @@ const startReceiver = async (env: Record<string, string>): Promise<Receiver> => 
       POSTBACK_SECRET: SECRET,
       ADMIN_TOKEN: SECRET,
       LOG_FORMAT: "logfmt",
-      LOG_LEVEL: "Warning",
+      LOG_LEVEL: "Info",
       ...receiverEnv,
       ...env
     },
@@ -115,7 +134,9 @@ const startReceiver = async (env: Record<string, string>): Promise<Receiver> => 
       (response) => response.status === 200,
       () => false
     )
-    if (ready) return { child, baseUrl: url, readyMs: performance.now() - started }
+    if (ready) {
+      return { child, baseUrl: url, output: () => output, readyMs: performance.now() - started }
+    }
     if (performance.now() - started > 300_000) throw new Error(`not ready in 5 min:\n${output}`)
     await sleep(20)
   }
@@ -206,6 +227,8 @@ const sampled = async <A>(
 interface Figures {
   readyFreshMs: number
   hwmAtReady: number
+  initdbPeak: number | undefined
+  cpuMsPerPostback: number
   idleRss: number
   loadMaxRss: number
   ackPerSecond: number
@@ -225,9 +248,12 @@ const measure = async (name: string, env: Record<string, string>): Promise<Figur
   counter = 0
   const first = await startReceiver(env)
   const pid = first.child.pid!
+  // An empty PGlite folder is created by a process of its own, which reports its peak.
+  const initdb = /Created the embedded database.*initdbPeakMiB=(\d+)/.exec(first.output())
   const figures: Partial<Figures> = {
     readyFreshMs: first.readyMs,
-    hwmAtReady: memoryOf(pid).hwm
+    hwmAtReady: memoryOf(pid).hwm,
+    initdbPeak: initdb === null ? undefined : Number(initdb[1])
   }
   log(`ready in ${Math.round(first.readyMs)} ms (fresh), peak ${figures.hwmAtReady?.toFixed(0)} MB`)
   await sleep(idleSeconds * 1000)
@@ -235,17 +261,19 @@ const measure = async (name: string, env: Record<string, string>): Promise<Figur
   log(`idle ${figures.idleRss.toFixed(0)} MB`)
 
   const loadStarted = performance.now()
+  const cpuBefore = cpuMsOf(pid)
   const before = await credited(first)
   const steady = await sampled(pid, drive(first, { seconds: duration, overallRate: rate }))
   const acknowledged = steady.result["2xx"]
   const creditedAt = await creditedAll(first, before + acknowledged)
+  figures.cpuMsPerPostback = (cpuMsOf(pid) - cpuBefore) / acknowledged
   figures.loadMaxRss = steady.maxRss
   figures.ackPerSecond = acknowledged / duration
   figures.p99 = steady.result.latency.p99
   figures.non2xx = steady.result.non2xx + steady.result.errors + steady.result.timeouts
   figures.creditedPerSecond = acknowledged / ((creditedAt - loadStarted) / 1000)
   log(
-    `${rate}/s offered: ${figures.ackPerSecond.toFixed(0)} acknowledged/s, ${figures.creditedPerSecond.toFixed(0)} credited/s, most ${figures.loadMaxRss.toFixed(0)} MB`
+    `${rate}/s offered: ${figures.ackPerSecond.toFixed(0)} acknowledged/s, ${figures.creditedPerSecond.toFixed(0)} credited/s, ${figures.cpuMsPerPostback.toFixed(2)} ms CPU per postback, most ${figures.loadMaxRss.toFixed(0)} MB`
   )
 
   const remaining = inboxRows - counter
@@ -314,12 +342,18 @@ const mb = (value: number) => `${Math.round(value)} MB`
 const rows: ReadonlyArray<readonly [string, (f: Figures) => string]> = [
   ["first start: process start to /readyz 200", (f) => `${(f.readyFreshMs / 1000).toFixed(1)} s`],
   ["first start: peak resident (VmHWM) at ready", (f) => mb(f.hwmAtReady)],
+  [
+    "first start: peak of the initdb process (PGlite)",
+    (f) => (f.initdbPeak === undefined ? "-" : mb(f.initdbPeak))
+  ],
   [`idle after start (VmRSS, ${idleSeconds} s)`, (f) => mb(f.idleRss)],
   [`under ${rate} postbacks/s for ${duration} s (most VmRSS)`, (f) => mb(f.loadMaxRss)],
   ["acknowledged/s (200s / s)", (f) => f.ackPerSecond.toFixed(0)],
   ["p99 latency", (f) => `${f.p99} ms`],
   ["non-2xx and errors", (f) => String(f.non2xx)],
   ["credited/s (end to end)", (f) => f.creditedPerSecond.toFixed(0)],
+  ["receiver CPU per postback, ingest and credit (ms)", (f) => f.cpuMsPerPostback.toFixed(2)],
+  ["so one free core sustains (postbacks/s)", (f) => (1000 / f.cpuMsPerPostback).toFixed(0)],
   [`filling a ${inboxRows.toLocaleString("en")}-row inbox (most VmRSS)`, (f) => mb(f.inboxRss)],
   [`idle after it (VmRSS)`, (f) => mb(f.inboxIdleRss)],
   ["peak of the whole run (VmHWM)", (f) => mb(f.hwm)],
