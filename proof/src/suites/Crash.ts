@@ -7,7 +7,7 @@
 // the postbacks are worth. Once on PostgreSQL, once on the embedded
 // database (PGlite in a temporary data folder).
 import { randomUUID } from "node:crypto"
-import { answerBound, crashViolations, trafficViolations } from "../Checks.ts"
+import { answerBound, boundFigure, crashViolations, trafficViolations } from "../Checks.ts"
 import { loadViolations, senderFor, steadyLoad } from "../Client.ts"
 import {
   pgliteReader,
@@ -154,7 +154,8 @@ const crashRun = async (
       ledger,
       figures: [
         ["distinct postbacks", `${sent.toLocaleString("en-US")} (${repeats} delivered again)`],
-        ["restart to healthy", `mean ${(mean / 1000).toFixed(1)} s over ${restartMs.length}`]
+        ["restart to healthy", `mean ${(mean / 1000).toFixed(1)} s over ${restartMs.length}`],
+        boundFigure(traffic, answerBound(DATABASE_TIMEOUT_MS))
       ],
       violations,
       elapsedMs: Date.now() - started

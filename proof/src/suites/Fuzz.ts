@@ -10,7 +10,7 @@ import { Agent, request } from "node:http"
 import { connect } from "node:net"
 import { fileURLToPath } from "node:url"
 import fc from "fast-check"
-import { answerBound, crashViolations, trafficViolations } from "../Checks.ts"
+import { answerBound, boundFigure, crashViolations, trafficViolations } from "../Checks.ts"
 import {
   adminTokenForms,
   type HttpSpec,
@@ -454,6 +454,7 @@ export const fuzz = async (options: SuiteOptions): Promise<Array<SuiteResult>> =
       "bare 400 (HTTP parser)",
       `${bareParserRefusals} requests Node's parser refused (unknown method, unreadable target), answered 400 without a JSON body by the clientError hook`
     ])
+    figures.push(boundFigure(traffic, answerBound(DATABASE_TIMEOUT_MS)))
     if (unavailable.length > 0) figures.push(["503 with the database up", unavailable.join(" | ")])
     if (traffic.statuses.has(500)) {
       const errors = receiver

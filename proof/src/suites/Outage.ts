@@ -9,7 +9,7 @@
 
 import { randomUUID } from "node:crypto"
 import type { AttemptReport } from "@org/postback-sender"
-import { answerBound, crashViolations, trafficViolations } from "../Checks.ts"
+import { answerBound, boundFigure, crashViolations, trafficViolations } from "../Checks.ts"
 import { loadViolations, senderFor, steadyLoad } from "../Client.ts"
 import { postgresReader, readLedger, settled } from "../Ledger.ts"
 import { makePlan, random } from "../Plan.ts"
@@ -145,7 +145,8 @@ export const outage = async (options: SuiteOptions): Promise<Array<SuiteResult>>
             "distinct postbacks",
             `${load.sent.toLocaleString("en-US")} (${load.repeats} delivered again)`
           ],
-          ...figures
+          ...figures,
+          boundFigure(traffic, answerBound(DATABASE_TIMEOUT_MS))
         ],
         violations,
         elapsedMs: Date.now() - started

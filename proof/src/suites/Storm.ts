@@ -7,7 +7,7 @@
 // one row, and no delivery may get 503 (the database is healthy throughout).
 import { randomUUID } from "node:crypto"
 import { makeSender, SendError, type Sender } from "@org/postback-sender"
-import { answerBound, crashViolations, trafficViolations } from "../Checks.ts"
+import { answerBound, boundFigure, crashViolations, trafficViolations } from "../Checks.ts"
 import { idOf } from "../Client.ts"
 import { postgresReader, readLedger, settled } from "../Ledger.ts"
 import { makePlan, random } from "../Plan.ts"
@@ -133,7 +133,8 @@ const stormRun = async (postbacks: number, kills: number, seed: number): Promise
             "deliveries",
             `${deliveries.length.toLocaleString("en-US")} of ${postbacks} postbacks, ${CONCURRENCY} at once`
           ],
-          ["delivery_count", miscounted === 0 ? "every delivery counted" : `${miscounted} wrong`]
+          ["delivery_count", miscounted === 0 ? "every delivery counted" : `${miscounted} wrong`],
+          boundFigure(traffic, answerBound(DATABASE_TIMEOUT_MS))
         ],
         violations,
         elapsedMs: Date.now() - started
