@@ -93,7 +93,14 @@ const stormRun = async (postbacks: number, kills: number, seed: number): Promise
     }
     await Promise.all(
       Array.from({ length: CONCURRENCY }, async () => {
-        while (cursor < deliveries.length) await sendOne(cursor++)
+        while (cursor < deliveries.length) {
+          // the last fifth waits for the kills, so that they all land mid-storm
+          if (cursor > deliveries.length * 0.8 && killed < kills && Date.now() < deadline) {
+            await sleep(50)
+            continue
+          }
+          await sendOne(cursor++)
+        }
       })
     )
     storming = false
