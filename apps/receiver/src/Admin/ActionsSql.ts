@@ -391,13 +391,3 @@ export const listActions = async (
   )
   return rows.map(actionRow)
 }
-
-/**
- * The audit trail of one postback for its detail view, newest first (at
- * most `limit` entries).
- */
-export const postbackActions = (
-  sql: SqlRunner,
-  postbackId: number,
-  limit = 100
-): Promise<ReadonlyArray<ActionRow>> => listActions(sql, { postbackId, before: undefined, limit })
