@@ -160,6 +160,7 @@ const UserDetail = (props: { readonly session: Session; readonly userId: string 
               <th scope="col">Offer</th>
               <th scope="col">Payout</th>
               <th scope="col">Points</th>
+              <th scope="col">Kind</th>
             </tr>
           </thead>
           <tbody>
@@ -170,6 +171,7 @@ const UserDetail = (props: { readonly session: Session; readonly userId: string 
                 <td>{entry.offerId ?? "—"}</td>
                 <td class="num">{formatUsd(entry.payout)}</td>
                 <td class="num">{formatPoints(entry.points)}</td>
+                <td>{entry.points.startsWith("-") ? "reversal" : "credit"}</td>
               </tr>
             ))}
           </tbody>
