@@ -370,6 +370,49 @@ layer(testReceiver(database), { timeout: 180_000, excludeTestServices: true })(
             page.screenshot({ path: `${ARTIFACTS}console-phone.png`, fullPage: true })
           )
 
+          // "Load more" follows the keyset cursor: 60 more postbacks fill two pages,
+          // every row once.
+          yield* Effect.forEach(
+            Array.from({ length: 60 }, (_, i) => i),
+            (i) =>
+              postback(receiver, {
+                offer_id: `bulk-${i}`,
+                payout: "0.50",
+                payload: { user_id: `bulk-user-${i}` }
+              }),
+            { concurrency: 10 }
+          )
+          const total = (yield* api(receiver, "/api/postbacks/summary?preset=last_7_days")).body
+            .total as number
+          expect(total).toBeGreaterThan(60)
+          yield* step(async () => {
+            await page.getByRole("button", { name: "Refresh", exact: true }).click()
+            await page.locator("table.postbacks tbody tr").nth(49).waitFor()
+            await page.getByRole("button", { name: "Load more" }).click()
+            await page
+              .locator("table.postbacks tbody tr")
+              .nth(total - 1)
+              .waitFor()
+            await page.getByRole("button", { name: "Load more" }).waitFor({ state: "detached" })
+          })
+          const paged = yield* step(() => shownIds(page))
+          expect(paged.length).toBe(total)
+          expect(new Set(paged).size).toBe(total)
+          expect(paged).toEqual([...paged].sort((a, b) => b - a))
+
+          // Sign out: the token leaves the tab's storage and the token form is back.
+          yield* step(async () => {
+            await page.getByRole("button", { name: "Sign out" }).click()
+            await page.getByLabel("Admin token").waitFor()
+          })
+          expect(
+            yield* step(() =>
+              page.evaluate(() =>
+                (globalThis as unknown as InPage).sessionStorage.getItem("receiver.adminToken")
+              )
+            )
+          ).toBeNull()
+
           // Nothing ran that should not have: no dialog, no CSP refusal, no page error.
           expect(watch.dialogs).toEqual([])
           expect(watch.cspViolations).toEqual([])
