@@ -304,6 +304,8 @@ export class PostbackAction extends Schema.Class<PostbackAction>("PostbackAction
 /** One ledger entry of a postback: its credit, and a reversal's negative entry. */
 export class LedgerEntry extends Schema.Class<LedgerEntry>("LedgerEntry")({
   id: Schema.Number,
+  postbackId: Schema.Number,
+  offerId: Schema.NullOr(Schema.String),
   /** `credit` or `reversal`. */
   kind: Schema.String,
   userId: Schema.String,
@@ -446,9 +448,7 @@ export class HistoryGroup extends HttpApiGroup.make("history")
     ),
     HttpApiEndpoint.get("exportPostbacks", "/postbacks/export.csv", {
       query: PostbackFilterFields,
-      success: Schema.String.pipe(
-        HttpApiSchema.asText({ contentType: "text/csv; charset=utf-8" })
-      )
+      success: Schema.String.pipe(HttpApiSchema.asText({ contentType: "text/csv; charset=utf-8" }))
     }).annotate(
       OpenApi.Description,
       "The filtered postbacks as CSV (RFC 4180, UTF-8, CRLF), streamed; MomentScience's postback history columns first"

@@ -43,6 +43,8 @@ export interface ActionRow {
 /** One ledger entry of a postback: a credit, or a reversal's negative entry. */
 export interface LedgerRow {
   readonly id: number
+  readonly postbackId: number
+  readonly offerId: string | null
   readonly kind: string
   readonly userId: string
   readonly points: bigint
@@ -147,6 +149,8 @@ export const postbackLedger = async (
 ): Promise<ReadonlyArray<LedgerRow>> => {
   const rows = await sql.query<{
     id: string
+    postback_id: string
+    offer_id: string | null
     kind: string
     user_id: string
     points: string
@@ -154,13 +158,16 @@ export const postbackLedger = async (
     explanation: unknown
     created_at: Date
   }>(
-    `SELECT t.id, coalesce(to_jsonb(t)->>'kind', 'credit') AS kind, t.user_id, t.points::text AS points,
-       t.payout::text AS payout, t.explanation, t.created_at
-     FROM reward_transactions t WHERE t.postback_id = $1 ORDER BY t.id`,
+    `SELECT t.id, t.postback_id, p.offer_id, coalesce(to_jsonb(t)->>'kind', 'credit') AS kind,
+       t.user_id, t.points::text AS points, t.payout::text AS payout, t.explanation, t.created_at
+     FROM reward_transactions t LEFT JOIN postbacks p ON p.id = t.postback_id
+     WHERE t.postback_id = $1 ORDER BY t.id`,
     [id]
   )
   return rows.map((r) => ({
     id: Number(r.id),
+    postbackId: Number(r.postback_id),
+    offerId: r.offer_id,
     kind: r.kind,
     userId: r.user_id,
     points: BigInt(r.points),
