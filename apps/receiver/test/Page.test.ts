@@ -84,7 +84,7 @@ layer(testReceiver(database), { timeout: 180_000, excludeTestServices: true })(
   `console page in Chromium (${database.name})`,
   (it) => {
     it.effect.skipIf(skipBrowserTests)(
-      "an operator signs in, filters, acts on a held postback, downloads the CSV and sends a test postback",
+      "an operator signs in, filters, approves, repairs, downloads the CSV, sends a test postback, pages and signs out",
       () =>
         Effect.gen(function* () {
           const receiver = yield* TestReceiver
