@@ -84,7 +84,7 @@ layer(testReceiver(database), { timeout: 180_000, excludeTestServices: true })(
   `console page in Chromium (${database.name})`,
   (it) => {
     it.effect.skipIf(skipBrowserTests)(
-      "an operator signs in, filters, approves, repairs, downloads the CSV, sends a test postback, pages and signs out",
+      "an operator signs in, filters, approves, repairs, attributes, reverses, downloads the CSV, sends a test postback, pages and signs out",
       () =>
         Effect.gen(function* () {
           const receiver = yield* TestReceiver
@@ -334,10 +334,52 @@ layer(testReceiver(database), { timeout: 180_000, excludeTestServices: true })(
             await dialog.getByRole("button", { name: "Repair and re-ingest" }).click()
             await dialog.getByText(/Repair: done \(postback #\d+\)/).waitFor()
             await dialog.locator("h2 .status-repaired").waitFor()
+          })
+          const repairedText = yield* step(() =>
+            page
+              .getByRole("dialog")
+              .getByText(/Repair: done/)
+              .textContent()
+          )
+          const repairedId = Number(/#(\d+)/.exec(repairedText ?? "")?.[1])
+          yield* step(async () => {
             await page.keyboard.press("Escape")
-            await dialog.waitFor({ state: "detached" })
+            await page.getByRole("dialog").waitFor({ state: "detached" })
             await row(page, ids.rejected).locator(".status-repaired").waitFor()
           })
+
+          // The repaired postback names no user: attribute it, and the worker credits dave.
+          yield* step(async () => {
+            await row(page, repairedId).locator(".status-unattributed").waitFor()
+            await page
+              .getByRole("button", { name: `Open postback ${repairedId}`, exact: true })
+              .click()
+            const dialog = page.getByRole("dialog")
+            await dialog.getByLabel("Credit to user id").fill("dave")
+            await dialog.getByRole("button", { name: "Attribute" }).click()
+            await dialog.locator("h2 .status-credited").waitFor()
+            await page.keyboard.press("Escape")
+            await dialog.waitFor({ state: "detached" })
+          })
+          const dave = yield* api(receiver, "/api/users/dave")
+          expect(dave.body.balance).toBe("40")
+
+          // Reverse bob's credit (a reason is required): a negative ledger entry, the balance 0.
+          yield* step(async () => {
+            await page
+              .getByRole("button", { name: `Open postback ${ids.bob}`, exact: true })
+              .click()
+            const dialog = page.getByRole("dialog")
+            const reverse = dialog.getByRole("button", { name: "Reverse the credit" })
+            await dialog.getByLabel("Reason").fill("the order was refunded")
+            await reverse.click()
+            await dialog.locator("h2 .status-reversed").waitFor()
+            await dialog.getByRole("cell", { name: "reversal" }).waitFor()
+            await page.keyboard.press("Escape")
+            await dialog.waitFor({ state: "detached" })
+          })
+          const bobLedger = yield* api(receiver, "/api/users/bob")
+          expect(bobLedger.body.balance).toBe("0")
 
           // Users: alice's balance (2.10 USD x 10 points).
           yield* step(async () => {
