@@ -217,9 +217,13 @@ async function* keysetPages(
 
 /**
  * PostgreSQL: one statement read through a server-side cursor (postgres.js
- * `cursor(n)`), `chunk` rows per round trip, on one pooled connection held
- * for the export's length; the next batch is fetched only once the previous
- * one was written to the client.
+ * `cursor(n)`), `chunk` rows per round trip, on a connection reserved from
+ * the pool for the export's length; the next batch is fetched only once the
+ * previous one was written to the client. The pool's connections run with
+ * `statement_timeout = DATABASE_TIMEOUT_MS`, which a cursor read at the
+ * client's pace outlasts: the reserved connection lifts it for the export
+ * and restores it (`RESET`) before it goes back to the pool. The export
+ * ends with the client: a download given up closes the cursor.
  */
 async function* cursorPages(
   client: postgres.Sql,
@@ -227,12 +231,22 @@ async function* cursorPages(
   chunk: number
 ): AsyncGenerator<ReadonlyArray<CsvRow>> {
   const compiled = dialect.sqlToQuery(exportQuery(filter, undefined, undefined))
-  // Through a generator of its own: the cursor's iterator answers return()
-  // without a promise, and the stream closes an iterator by awaiting it.
-  for await (const rows of client
-    .unsafe<Array<CsvRow>>(compiled.sql, compiled.params as Array<postgres.ParameterOrJSON<never>>)
-    .cursor(chunk)) {
-    yield rows
+  const reserved = await client.reserve()
+  try {
+    await reserved.unsafe("SET statement_timeout = 0")
+    // Through a generator of its own: the cursor's iterator answers return()
+    // without a promise, and the stream closes an iterator by awaiting it.
+    for await (const rows of reserved
+      .unsafe<Array<CsvRow>>(
+        compiled.sql,
+        compiled.params as Array<postgres.ParameterOrJSON<never>>
+      )
+      .cursor(chunk)) {
+      yield rows
+    }
+  } finally {
+    await reserved.unsafe("RESET statement_timeout").catch(() => undefined)
+    reserved.release()
   }
 }
 
