@@ -4,22 +4,7 @@
  * decimal strings) and a client that sends the bearer token.
  */
 
-/** The statuses of a stored postback (`POSTBACK_STATUSES` in `src/Db/schema.ts`). */
-export const STATUSES = [
-  "pending",
-  "processing",
-  "credited",
-  "recorded",
-  "unattributed",
-  "held",
-  "rejected",
-  "dead",
-  "reversed",
-  "repaired"
-] as const
-
-/** How a postback arrived (`PostbackSource` of `@org/postback-handler`). */
-export const SOURCES = ["get", "get-template", "post-json", "post-form"] as const
+export { SOURCES, STATUSES } from "./contract.ts"
 
 /** What the ingest core normalised or doubted on the way in. */
 export interface Flag {

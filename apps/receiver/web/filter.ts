@@ -1,7 +1,8 @@
 import type { Query } from "./api.ts"
+import type { PRESET_NAMES } from "./contract.ts"
 
-/** The date presets of the API's filter (computed in the console's time zone). */
-export const PRESETS = [
+/** The received ranges the form offers: the API's presets, a custom range, or all time. */
+export const PRESETS: ReadonlyArray<readonly [Preset, string]> = [
   ["today", "Today"],
   ["yesterday", "Yesterday"],
   ["last_7_days", "Last 7 days"],
@@ -10,9 +11,9 @@ export const PRESETS = [
   ["last_month", "Last month"],
   ["custom", "Custom range"],
   ["all", "All time"]
-] as const
+]
 
-export type Preset = (typeof PRESETS)[number][0]
+export type Preset = (typeof PRESET_NAMES)[number] | "custom" | "all"
 
 /**
  * The console's filter, as the form holds it: the query parameters of `GET
