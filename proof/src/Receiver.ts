@@ -59,7 +59,10 @@ export class Receiver {
   starts = 0
   /** Exits nobody asked for (a crash): the exit code or signal and the output before it. */
   readonly crashes: Array<{ readonly exit: number | string; readonly output: string }> = []
+  /** Starts that ended before the process was up (a database that is down at start): not crashes. */
+  startFailures = 0
   private stopping = false
+  private starting = false
   readonly port: number
 
   private constructor(
@@ -152,10 +155,20 @@ export class Receiver {
     this.exited = new Promise((done) =>
       child.once("exit", (code, signal) => {
         const exit = code ?? signal ?? "unknown"
-        if (!this.stopping) this.crashes.push({ exit, output: this.tail.slice(-4_000) })
+        if (this.starting) this.startFailures++
+        else if (!this.stopping) this.crashes.push({ exit, output: this.tail.slice(-4_000) })
         done(exit)
       })
     )
+    this.starting = true
+    try {
+      await this.waitUntilUp(child, timeoutMs)
+    } finally {
+      this.starting = false
+    }
+  }
+
+  private async waitUntilUp(child: ChildProcess, timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs
     while (Date.now() < deadline) {
       if (!this.running) {
@@ -211,11 +224,11 @@ export const watchdog = (receivers: ReadonlyArray<Receiver>): { stop: () => Prom
       for (const receiver of receivers) {
         const seen = restarted.get(receiver) ?? 0
         if (receiver.crashes.length > seen && !receiver.running) {
-          restarted.set(receiver, receiver.crashes.length)
           try {
             await receiver.start()
+            restarted.set(receiver, receiver.crashes.length)
           } catch {
-            // counted in crashes; tried again on the next round
+            // not up (its database may be away): tried again on the next round
           }
         }
       }
