@@ -2,6 +2,7 @@ import { Layer } from "effect"
 import { AnnounceLive } from "./Announce.ts"
 import type { ReceiverConfig } from "./Config.ts"
 import { Database } from "./Db/Database.ts"
+import { DestinationsFileLive, Dispatcher, DispatcherLoopLive } from "./Forward/Dispatcher.ts"
 import { HttpAppLive, ServerLive } from "./Http.ts"
 import { IngestEdge } from "./Ingest/Edge.ts"
 import { GroupCommit } from "./Ingest/GroupCommit.ts"
@@ -24,11 +25,18 @@ export const makeReceiver = <E>(database: Layer.Layer<Database, E, ReceiverConfi
   const services = Layer.mergeAll(GroupCommit.layer, IngestCore.layer, RewardPolicyLive).pipe(
     Layer.provideMerge(base)
   )
-  const edge = Layer.mergeAll(IngestEdge.layer, Worker.layer).pipe(Layer.provideMerge(services))
-  const server = ServerLive.pipe(Layer.provideMerge(edge))
-  return Layer.mergeAll(HttpAppLive, WorkerLoopLive, AnnounceLive, RetentionLive).pipe(
-    Layer.provideMerge(server)
+  const edge = Layer.mergeAll(IngestEdge.layer, Worker.layer, Dispatcher.layer).pipe(
+    Layer.provideMerge(services)
   )
+  const server = ServerLive.pipe(Layer.provideMerge(edge))
+  return Layer.mergeAll(
+    HttpAppLive,
+    WorkerLoopLive,
+    DestinationsFileLive,
+    DispatcherLoopLive,
+    AnnounceLive,
+    RetentionLive
+  ).pipe(Layer.provideMerge(server))
 }
 
 /** The receiver on the database its configuration names (PostgreSQL or PGlite). */

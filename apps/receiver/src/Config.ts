@@ -1,4 +1,5 @@
 import { SECRET_PATTERN } from "@org/postback-handler"
+import { type RetryPolicy, retryPolicy } from "@org/postback-retry"
 import { Decimal } from "@org/postback-schema"
 import {
   Config,
@@ -125,6 +126,16 @@ const databaseUrl = (name: string) =>
   )
 
 /**
+ * The default retry policy of forwarded events, the schedule of the best
+ * webhook senders (Svix's, as the Standard Webhooks authors run it): at
+ * once, then 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h after each failure,
+ * eight attempts over about 27 h 35 min; any 2xx is a success.
+ */
+export const STANDARD_WEBHOOKS_RETRY: RetryPolicy = retryPolicy({
+  delaysSeconds: [5, 300, 1800, 7200, 18000, 36000, 36000]
+})
+
+/**
  * Every setting of the receiver, read once from the environment. A bad value
  * fails start-up with a message naming the variable. Secrets stay `Redacted`
  * until they are used.
@@ -202,7 +213,45 @@ export const receiverConfig = Config.all({
     "CONSOLE_TIME_ZONE"
   ).pipe(Config.withDefault("UTC")),
   /** Days the delivery log keeps a delivery (older rows are deleted in small batches). */
-  deliveryLogRetentionDays: positiveInt("DELIVERY_LOG_RETENTION_DAYS", 30)
+  deliveryLogRetentionDays: positiveInt("DELIVERY_LOG_RETENTION_DAYS", 30),
+  // Forwarding (src/Forward/).
+  /** A JSON file of destinations, `[{ "url", "secret", "events" }]`, checked at start. */
+  forwardDestinationsFile: Config.String("FORWARD_DESTINATIONS_FILE").pipe(Config.option),
+  /** How long a destination has to answer one event; past it the attempt failed. */
+  forwardTimeout: positiveInt("FORWARD_TIMEOUT_MS", 15_000).pipe(Config.map(Duration.millis)),
+  /** The retry policy of forwarded events (`FORWARD_RETRY_SCHEDULE`, seconds after each failure). */
+  forwardRetryPolicy: Config.String("FORWARD_RETRY_SCHEDULE").pipe(
+    Config.mapEffect((text) => {
+      const parts = text.split(",").map((part) => part.trim())
+      const delays = parts.map(Number)
+      const bad = parts.findIndex(
+        (part, i) => part === "" || !Number.isFinite(delays[i]) || delays[i]! < 0
+      )
+      if (parts.length === 0 || bad >= 0) {
+        return Effect.fail(
+          invalidSetting(
+            "FORWARD_RETRY_SCHEDULE",
+            `FORWARD_RETRY_SCHEDULE must be seconds to wait after each failed attempt, comma-separated ("5,300,1800"); item ${bad + 1} is ${JSON.stringify(parts[bad])}`
+          )
+        )
+      }
+      try {
+        return Effect.succeed(retryPolicy({ delaysSeconds: delays }))
+      } catch (error) {
+        return Effect.fail(
+          invalidSetting("FORWARD_RETRY_SCHEDULE", `FORWARD_RETRY_SCHEDULE: ${String(error)}`)
+        )
+      }
+    }),
+    Config.withDefault(STANDARD_WEBHOOKS_RETRY)
+  ),
+  /** A destination failing without a success for this long is disabled. */
+  forwardDisableAfter: positiveInt("FORWARD_DISABLE_AFTER_HOURS", 120).pipe(
+    Config.map(Duration.hours)
+  ),
+  /** Events each destination's claim takes at once. */
+  forwardBatchSize: positiveInt("FORWARD_BATCH_SIZE", 100),
+  forwardEnabled: Config.Boolean("FORWARD_ENABLED").pipe(Config.withDefault(true))
 })
 
 export type ReceiverSettings = Config.Success<typeof receiverConfig>

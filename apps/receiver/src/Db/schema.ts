@@ -371,3 +371,117 @@ export const reconciliationRows = pgTable(
     index("reconciliation_rows_postback_idx").on(table.reconciliationId, table.postbackId)
   ]
 )
+
+// Forwarding: the transactional outbox (src/Forward/).
+
+/**
+ * What a destination does with new events:
+ * - `active`: events are written to its outbox and delivered;
+ * - `paused`: events are written and wait (an operator paused it; resume drains them);
+ * - `disabled`: it failed without a success for longer than
+ *   `FORWARD_DISABLE_AFTER_HOURS` (or an operator disabled it): no new
+ *   events, nothing delivered, until an operator resumes it.
+ */
+export const DESTINATION_STATES = ["active", "paused", "disabled"] as const
+
+export type DestinationState = (typeof DESTINATION_STATES)[number]
+
+/**
+ * Where settled postbacks are forwarded: a publisher's own endpoint, signed
+ * per Standard Webhooks with `secret` (`whsec_` + base64). During a secret
+ * rotation `previous_secret` signs too until `previous_secret_until`.
+ */
+export const forwardDestinations = pgTable(
+  "forward_destinations",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    url: text("url").notNull().unique(),
+    secret: text("secret").notNull(),
+    previousSecret: text("previous_secret"),
+    previousSecretUntil: timestamp("previous_secret_until", { withTimezone: true, mode: "date" }),
+    /** The event types it receives (`postback.credited`, ...). */
+    events: text("events").array().notNull(),
+    state: text("state").$type<DestinationState>().notNull().default("active"),
+    /** Why it is disabled (set with `state = 'disabled'`). */
+    disabledReason: text("disabled_reason"),
+    /** `file` (FORWARD_DESTINATIONS_FILE) or `api` (the admin API). */
+    origin: text("origin").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    /** The first failed attempt since the last success (null while healthy). */
+    failingSince: timestamp("failing_since", { withTimezone: true, mode: "date" }),
+    lastSuccessAt: timestamp("last_success_at", { withTimezone: true, mode: "date" })
+  },
+  () => [
+    check(
+      "forward_destinations_state_check",
+      sql.raw(`${"state"} IN (${DESTINATION_STATES.map((s) => `'${s}'`).join(", ")})`)
+    )
+  ]
+)
+
+/** Where an outbox row is: waiting, claimed by a dispatcher, delivered, or given up on. */
+export const OUTBOX_STATUSES = ["pending", "processing", "delivered", "dead"] as const
+
+export type OutboxStatus = (typeof OUTBOX_STATUSES)[number]
+
+/**
+ * The outbox: one event per destination, written in the transaction that
+ * settled its postback (so an event exists if and only if the settlement
+ * committed), claimed by dispatchers like the inbox is by workers. Its id is
+ * the event's `webhook-id` (`evt_<id>`), the same on every retry.
+ */
+export const forwardOutbox = pgTable(
+  "forward_outbox",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    destinationId: bigint("destination_id", { mode: "number" })
+      .notNull()
+      .references(() => forwardDestinations.id, { onDelete: "cascade" }),
+    postbackId: bigint("postback_id", { mode: "number" })
+      .notNull()
+      .references(() => postbacks.id),
+    eventType: text("event_type").notNull(),
+    /** The JSON body sent, built when the event was written (`{type, timestamp, data}`). */
+    payload: jsonb("payload").$type<Record<string, unknown>>().notNull(),
+    status: text("status").$type<OutboxStatus>().notNull().default("pending"),
+    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: timestamp("next_attempt_at", { withTimezone: true, mode: "date" }),
+    lockedBy: text("locked_by"),
+    lockedUntil: timestamp("locked_until", { withTimezone: true, mode: "date" }),
+    deliveredAt: timestamp("delivered_at", { withTimezone: true, mode: "date" }),
+    lastError: text("last_error")
+  },
+  (table) => [
+    check(
+      "forward_outbox_status_check",
+      sql.raw(`${"status"} IN (${OUTBOX_STATUSES.map((s) => `'${s}'`).join(", ")})`)
+    ),
+    // The dispatcher's claim reads these two partial indexes only.
+    index("forward_outbox_ready_idx")
+      .on(table.destinationId, table.nextAttemptAt, table.id)
+      .where(sql`${table.status} = 'pending'`),
+    index("forward_outbox_lease_idx")
+      .on(table.lockedUntil)
+      .where(sql`${table.status} = 'processing'`),
+    index("forward_outbox_postback_id_idx").on(table.postbackId)
+  ]
+)
+
+/** Every delivery attempt of an outbox row: when, the HTTP status or the error, how long. */
+export const forwardAttempts = pgTable(
+  "forward_attempts",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    outboxId: bigint("outbox_id", { mode: "number" })
+      .notNull()
+      .references(() => forwardOutbox.id, { onDelete: "cascade" }),
+    at: timestamp("at", { withTimezone: true, mode: "date" }).notNull(),
+    /** The status answered, or null (timeout, connection error). */
+    httpStatus: smallint("http_status"),
+    /** Milliseconds from sending to the answer (or the failure). */
+    latencyMs: integer("latency_ms").notNull(),
+    error: text("error")
+  },
+  (table) => [index("forward_attempts_outbox_id_idx").on(table.outboxId, table.id)]
+)

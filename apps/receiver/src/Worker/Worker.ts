@@ -4,6 +4,7 @@ import { Decimal } from "@org/postback-schema"
 import { Cause, Context, Duration, Effect, Layer, Metric, Random, Result } from "effect"
 import { ReceiverConfig } from "../Config.ts"
 import { Database, type DatabaseError, useSql } from "../Db/Database.ts"
+import { enqueueSettled } from "../Forward/OutboxSql.ts"
 import { WakeSignal } from "../WakeSignal.ts"
 import { type Credit, type Decision, RewardPolicy, type Settlement } from "./RewardPolicy.ts"
 import { type ClaimedRow, claim, credit, type Moved, reschedule, settle } from "./WorkerSql.ts"
@@ -171,6 +172,12 @@ export class Worker extends Context.Service<
         sql.transaction(async (tx) => {
           const creditedNow = await credit(tx, id, credits)
           const settled = await settle(tx, id, settlements)
+          // The forwarded events, in the settlement's transaction: an event
+          // exists if and only if its settlement committed.
+          await enqueueSettled(
+            tx,
+            settled.filter((s) => s.status !== "pending").map((s) => s.postbackId)
+          )
           return { creditedNow, settled }
         })
       )
