@@ -62,7 +62,10 @@ const inboxArbitrary = fc.record({
   groups: fc.array(groupArbitrary, { minLength: 1, maxLength: 12 }),
   zone: fc.constantFrom(...ZONES),
   currency: fc.boolean(),
-  semicolons: fc.boolean()
+  semicolons: fc.boolean(),
+  // A clock skew between the export and the stored timestamps: nothing
+  // matches exactly, everything is paired within the tolerance.
+  skewMs: fc.constantFrom(0, 0, 1_500)
 })
 
 let window = 0
@@ -72,7 +75,8 @@ const exportCsv = (
   conversions: ReadonlyArray<Conversion>,
   zone: string,
   currency: boolean,
-  semicolons: boolean
+  semicolons: boolean,
+  skewMs: number
 ): { text: string; lines: Map<number, Conversion> } => {
   const separator = semicolons ? ";" : ","
   const quote = (cell: string) => (cell.includes(separator) ? `"${cell}"` : cell)
@@ -93,7 +97,7 @@ const exportCsv = (
     const payout = semicolons ? conversion.payout.replace(".", ",") : conversion.payout
     out.push(
       [
-        displayTime(conversion.time, zone),
+        displayTime(new Date(conversion.time.getTime() + skewMs), zone),
         conversion.offerId,
         "Acme, Inc.",
         currency ? `$${payout}` : payout,
@@ -150,73 +154,81 @@ for (const database of testDatabases) {
           const receiver = yield* TestReceiver
           yield* Effect.promise(() =>
             fc.assert(
-              fc.asyncProperty(inboxArbitrary, async ({ groups, zone, currency, semicolons }) => {
-                // Each run its own two hours, far from the others'.
-                const base = Date.UTC(2024, 0, 1) + window++ * 7_200_000
-                const conversions: Array<Conversion> = groups.flatMap((group) =>
-                  group.fates.map((fate) => ({
-                    offerId: group.offerId,
-                    payout: group.payout,
-                    time: new Date(base + group.second * 1000 + group.ms),
-                    userId: `u${users++}`,
-                    fate
-                  }))
-                )
-                for (const conversion of conversions) {
-                  if (["delivered", "afterFailure", "unknown"].includes(conversion.fate)) {
-                    await store(receiver, conversion)
+              fc.asyncProperty(
+                inboxArbitrary,
+                async ({ groups, zone, currency, semicolons, skewMs }) => {
+                  // Each run its own two hours, far from the others'.
+                  const base = Date.UTC(2024, 0, 1) + window++ * 7_200_000
+                  const conversions: Array<Conversion> = groups.flatMap((group) =>
+                    group.fates.map((fate) => ({
+                      offerId: group.offerId,
+                      payout: group.payout,
+                      time: new Date(base + group.second * 1000 + group.ms),
+                      userId: `u${users++}`,
+                      fate
+                    }))
+                  )
+                  for (const conversion of conversions) {
+                    if (["delivered", "afterFailure", "unknown"].includes(conversion.fate)) {
+                      await store(receiver, conversion)
+                    }
                   }
-                }
-                const { text, lines } = exportCsv(conversions, zone, currency, semicolons)
-                const summary = await reconcile(receiver.sql, chunks(text), {
-                  source: "property.csv",
-                  timeZone: zone,
-                  userIdKey: "user_id",
-                  from: new Date(base),
-                  to: new Date(base + 3_600_000)
-                })
-                const count = (fate: Fate) => conversions.filter((c) => c.fate === fate).length
-                expect(summary.categories.unreadable.count).toBe(0)
-                expect(summary.categories.lost.count).toBe(count("lost"))
-                expect(summary.categories.missing.count).toBe(count("missing"))
-                expect(summary.categories.unknown.count).toBe(count("unknown"))
-                expect(summary.categories.delivered.count).toBe(count("delivered"))
-                expect(summary.categories.stored_after_failure.count).toBe(count("afterFailure"))
-                expect(summary.alarming).toBe(count("lost") + count("missing") > 0)
+                  const { text, lines } = exportCsv(conversions, zone, currency, semicolons, skewMs)
+                  const summary = await reconcile(receiver.sql, chunks(text), {
+                    source: "property.csv",
+                    timeZone: zone,
+                    userIdKey: "user_id",
+                    ...(skewMs === 0 ? {} : { toleranceMs: 3_000 }),
+                    from: new Date(base),
+                    // (Past the hour by the skew; the next run starts an hour later.)
+                    to: new Date(base + 3_605_000)
+                  })
+                  const count = (fate: Fate) => conversions.filter((c) => c.fate === fate).length
+                  expect(summary.categories.unreadable.count).toBe(0)
+                  expect(summary.categories.lost.count).toBe(count("lost"))
+                  expect(summary.categories.missing.count).toBe(count("missing"))
+                  expect(summary.categories.unknown.count).toBe(count("unknown"))
+                  expect(summary.categories.delivered.count).toBe(count("delivered"))
+                  expect(summary.categories.stored_after_failure.count).toBe(count("afterFailure"))
+                  expect(summary.alarming).toBe(count("lost") + count("missing") > 0)
 
-                // The lost rows: identical conversions may swap lines, so
-                // compared by what identifies a conversion in the export.
-                const key = (c: { offerId: string | null; payout: string | null; time: number }) =>
-                  `${c.offerId}|${Number(c.payout)}|${Math.floor(c.time / 1000)}`
-                const lost: Array<string> = []
-                for await (const page of allReportRows(receiver.sql, summary.id, "lost")) {
-                  for (const row of page) {
-                    expect(lines.has(row.line!)).toBe(true)
-                    lost.push(
-                      key({
-                        offerId: row.offerId,
-                        payout: row.payout,
-                        time: Date.parse(row.occurredAt!)
-                      })
-                    )
+                  // The lost rows: identical conversions may swap lines, so
+                  // compared by what identifies a conversion in the export.
+                  const key = (c: {
+                    offerId: string | null
+                    payout: string | null
+                    time: number
+                  }) => `${c.offerId}|${Number(c.payout)}|${Math.floor(c.time / 1000)}`
+                  const lost: Array<string> = []
+                  for await (const page of allReportRows(receiver.sql, summary.id, "lost")) {
+                    for (const row of page) {
+                      expect(lines.has(row.line!)).toBe(true)
+                      lost.push(
+                        key({
+                          offerId: row.offerId,
+                          payout: row.payout,
+                          time: Date.parse(row.occurredAt!)
+                        })
+                      )
+                    }
                   }
-                }
-                const expected = conversions
-                  .filter((c) => c.fate === "lost")
-                  .map((c) => key({ ...c, time: c.time.getTime() }))
-                expect(lost.sort()).toEqual(expected.sort())
+                  const expected = conversions
+                    .filter((c) => c.fate === "lost")
+                    .map((c) => key({ ...c, time: c.time.getTime() + skewMs }))
+                  expect(lost.sort()).toEqual(expected.sort())
 
-                // Re-ingest twice: the second run's deliveries are duplicates.
-                const target = { url: receiver.postbackUrl(), userIdKey: "user_id" }
-                const first = await reingest(receiver.sql, summary.id, target)
-                expect(first.failed).toEqual([])
-                expect(first.stored).toBe(count("lost"))
-                const second = await reingest(receiver.sql, summary.id, target)
-                expect(second.stored).toBe(0)
-                expect(second.duplicates).toBe(count("lost"))
-                expect(second.summary?.categories.lost.count).toBe(0)
-                expect(second.summary?.categories.recovered.count).toBe(count("lost"))
-              }),
+                  // Re-ingest twice: the second run's deliveries are duplicates.
+                  const target = { url: receiver.postbackUrl(), userIdKey: "user_id" }
+                  const first = await reingest(receiver.sql, summary.id, target)
+                  expect(first.failed).toEqual([])
+                  expect(first.stored).toBe(count("lost"))
+                  const second = await reingest(receiver.sql, summary.id, target)
+                  expect(second.stored).toBe(0)
+                  expect(second.duplicates).toBe(count("lost"))
+                  expect(second.summary?.categories.lost.count).toBe(0)
+                  expect(second.summary?.categories.recovered.count).toBe(count("lost"))
+                }
+              ),
               { numRuns: 12 }
             )
           )

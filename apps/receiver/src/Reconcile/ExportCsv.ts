@@ -583,24 +583,36 @@ export async function* readExport(
   }
   const feeding = feed()
   let layout: Layout | undefined
-  for await (const { record, info } of parser as AsyncIterable<{
-    record: Array<string>
-    info: { lines: number }
-  }>) {
-    while (skipped.length > 0) {
-      const bad = skipped.shift()!
-      yield { _tag: "Unreadable", ...bad }
+  let done = false
+  try {
+    for await (const { record, info } of parser as AsyncIterable<{
+      record: Array<string>
+      info: { lines: number }
+    }>) {
+      while (skipped.length > 0) {
+        const bad = skipped.shift()!
+        yield { _tag: "Unreadable", ...bad }
+      }
+      if (layout === undefined) {
+        layout = layoutOf(record, columns, options.userIdKey)
+        continue
+      }
+      // `info.lines` is where the record ends; a quoted line break moves its start up.
+      let breaks = 0
+      for (const cell of record) {
+        for (let at = cell.indexOf("\n"); at !== -1; at = cell.indexOf("\n", at + 1)) breaks++
+      }
+      yield readRow(record, info.lines - breaks, layout, timeZone, delimiter)
     }
-    if (layout === undefined) {
-      layout = layoutOf(record, columns, options.userIdKey)
-      continue
+    await feeding
+    done = true
+  } finally {
+    // Stopped early (a bad header, the consumer gone): release the source.
+    if (!done) {
+      parser.destroy()
+      void iterator.return?.()
     }
-    // `info.lines` is where the record ends; a quoted line break moves its start up.
-    let breaks = 0
-    for (const cell of record) for (const c of cell) if (c === "\n") breaks++
-    yield readRow(record, info.lines - breaks, layout, timeZone, delimiter)
   }
-  await feeding
   for (const bad of skipped) yield { _tag: "Unreadable", ...bad }
   if (layout === undefined) {
     throw new ExportError({ field: "export", message: "the export is empty: no header line" })

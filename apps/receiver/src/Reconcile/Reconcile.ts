@@ -38,6 +38,8 @@ export interface ReconcileOptions extends ExportOptions {
   readonly to?: Date | undefined
   readonly toleranceMs?: number | undefined
   readonly userIdKey: string
+  /** Called after each phase with its name and its duration in ms (for the benchmark). */
+  readonly onPhase?: ((phase: string, ms: number) => void) | undefined
 }
 
 /** Count and payout sum (USD, exact decimal text) of one category. */
@@ -233,53 +235,75 @@ const pairWithin = (
   return pairs
 }
 
-const loadLeftovers = async (
+type LeftoverRow = {
+  id: string
+  user_id: string | null
+  offer_id: string
+  payout: string
+  occurred_at: Date
+  delivery_status?: string
+}
+
+const leftoverOf = (row: LeftoverRow): Leftover => ({
+  id: row.id,
+  userId: row.user_id,
+  offerId: row.offer_id,
+  payout: row.payout,
+  time: row.occurred_at.getTime()
+})
+
+// How many unmatched export rows are paired in memory at a time.
+const WINDOW = 20_000
+
+/**
+ * The unmatched rows of both sides, a window at a time: up to
+ * {@link WINDOW} unmatched export rows in time order after `after`, and
+ * the unmatched stored postbacks from the window's first time to its last,
+ * widened by `reach` (the tolerance and the export's precision). Memory
+ * stays bounded however many rows the exact pass leaves (a clock skew
+ * between the export and the timestamps leaves them all).
+ */
+const loadWindow = async (
   tx: SqlRunner,
   id: number,
-  from: Date,
-  to: Date
-): Promise<{ exported: Array<Leftover>; stored: Array<Leftover> }> => {
-  const exported = await tx.query<{
-    id: string
-    user_id: string | null
-    offer_id: string
-    payout: string
-    occurred_at: Date
-  }>(
-    `SELECT id, user_id, offer_id, payout::text AS payout, occurred_at FROM reconciliation_rows
+  range: { readonly from: Date; readonly to: Date },
+  reach: number,
+  after: { readonly time: Date; readonly id: string } | undefined
+): Promise<{
+  exported: Array<Leftover>
+  stored: Array<Leftover>
+  last: LeftoverRow | undefined
+}> => {
+  const rows = await tx.query<LeftoverRow>(
+    `SELECT id, user_id, offer_id, payout::text AS payout, occurred_at, delivery_status
+     FROM reconciliation_rows
      WHERE reconciliation_id = $1::bigint AND category IS NULL
-     ORDER BY delivery_status <> 'success', occurred_at, line`,
-    [id]
+       AND ($2::timestamptz IS NULL OR (occurred_at, id) > ($2::timestamptz, $3::bigint))
+     ORDER BY occurred_at, id LIMIT $4::integer`,
+    [id, after?.time.toISOString() ?? null, after?.id ?? "0", WINDOW]
   )
-  if (exported.length === 0) return { exported: [], stored: [] }
-  const stored = await tx.query<{
-    id: string
-    user_id: string | null
-    offer_id: string
-    payout: string
-    occurred_at: Date
-  }>(
+  if (rows.length === 0) return { exported: [], stored: [], last: undefined }
+  const first = rows[0]!.occurred_at.getTime()
+  const last = rows[rows.length - 1]!
+  const from = Math.max(first - reach, range.from.getTime())
+  const to = Math.min(last.occurred_at.getTime() + reach + 1, range.to.getTime())
+  const stored = await tx.query<LeftoverRow>(
     `SELECT p.id, p.user_id, p.offer_id, p.payout::text AS payout, p.occurred_at FROM postbacks p
      WHERE p.occurred_at >= $2::timestamptz AND p.occurred_at < $3::timestamptz AND ${STORED_CONVERSION}
        AND NOT EXISTS (SELECT 1 FROM reconciliation_rows r
          WHERE r.reconciliation_id = $1::bigint AND r.postback_id = p.id)
      ORDER BY p.occurred_at, p.id`,
-    [id, from.toISOString(), to.toISOString()]
+    [id, new Date(from).toISOString(), new Date(to).toISOString()]
   )
-  const leftover = (row: {
-    id: string
-    user_id: string | null
-    offer_id: string
-    payout: string
-    occurred_at: Date
-  }) => ({
-    id: row.id,
-    userId: row.user_id,
-    offerId: row.offer_id,
-    payout: row.payout,
-    time: row.occurred_at.getTime()
-  })
-  return { exported: exported.map(leftover), stored: stored.map(leftover) }
+  // Delivered rows choose first (as in the exact pass), then by time.
+  const exported = [...rows]
+    .sort(
+      (a, b) =>
+        Number(a.delivery_status !== "success") - Number(b.delivery_status !== "success") ||
+        a.occurred_at.getTime() - b.occurred_at.getTime()
+    )
+    .map(leftoverOf)
+  return { exported, stored: stored.map(leftoverOf), last }
 }
 
 const setMatches = async (
@@ -381,6 +405,12 @@ export const reconcile = async (
   // was written; a crash leaves a report without a summary (listed as
   // incomplete).
   const tx: SqlRunner = sql
+  let mark = performance.now()
+  const phase = (name: string) => {
+    const now = performance.now()
+    options.onPhase?.(name, now - mark)
+    mark = now
+  }
   const [created] = await tx.query<{ id: string }>(
     `INSERT INTO reconciliations (source, options) VALUES ($1, $2::jsonb) RETURNING id`,
     [
@@ -403,6 +433,7 @@ export const reconcile = async (
     let exportRows = 0
     let outsideRange = 0
     let hasUserIds = false
+    let withoutUserId = 0
     let batch: Array<ExportRecord> = []
     const flush = async () => {
       if (batch.length === 0) return
@@ -421,6 +452,7 @@ export const reconcile = async (
           continue
         }
         if (record.userId !== null) hasUserIds = true
+        else withoutUserId++
         if (time < first) first = time
         if (time > last) last = time
         // The coarsest precision seen decides how stored times are truncated.
@@ -435,6 +467,9 @@ export const reconcile = async (
       if (batch.length >= BATCH) await flush()
     }
     await flush()
+    // Fresh statistics: the planner has never seen these rows.
+    await tx.query("ANALYZE reconciliation_rows")
+    phase("read the export")
     const unit = precision ?? "millisecond"
     const step = PRECISION_MS[unit]
     const from = options.from ?? (Number.isFinite(first) ? new Date(first) : null)
@@ -450,23 +485,40 @@ export const reconcile = async (
       // (An export row and a stored postback with different user ids are
       // different conversions, so the second pass takes rows without one.)
       if (hasUserIds) await tx.query(MATCH_EXACT(unit, true, false), range)
-      await tx.query(MATCH_EXACT(unit, false, hasUserIds), range)
-      const left = await loadLeftovers(tx, id, matchFrom, matchTo)
-      const matched = pairWithin(left.exported, left.stored, toleranceMs, step, true)
-      await setMatches(tx, matched, "match")
-      const paired = new Set(matched.map(([exportId]) => exportId))
-      const pairedStored = new Set(matched.map(([, postbackId]) => postbackId))
-      const payouts = pairWithin(
-        left.exported.filter((row) => !paired.has(row.id)),
-        left.stored.filter((row) => !pairedStored.has(row.id)),
-        toleranceMs,
-        step,
-        false
-      )
-      await setMatches(tx, payouts, "payout")
+      if (!hasUserIds || withoutUserId > 0) {
+        await tx.query(MATCH_EXACT(unit, false, hasUserIds), range)
+      }
+      phase("match exactly")
+      let after: { time: Date; id: string } | undefined
+      for (;;) {
+        const left = await loadWindow(
+          tx,
+          id,
+          { from: matchFrom, to: matchTo },
+          toleranceMs + step,
+          after
+        )
+        if (left.last === undefined) break
+        after = { time: left.last.occurred_at, id: left.last.id }
+        const matched = pairWithin(left.exported, left.stored, toleranceMs, step, true)
+        await setMatches(tx, matched, "match")
+        const paired = new Set(matched.map(([exportId]) => exportId))
+        const pairedStored = new Set(matched.map(([, postbackId]) => postbackId))
+        const payouts = pairWithin(
+          left.exported.filter((row) => !paired.has(row.id)),
+          left.stored.filter((row) => !pairedStored.has(row.id)),
+          toleranceMs,
+          step,
+          false
+        )
+        await setMatches(tx, payouts, "payout")
+      }
+      phase("match within the tolerance")
       await tx.query(UNKNOWN_ROWS, [id, from.toISOString(), to.toISOString()])
+      phase("find the unknown")
     }
     await tx.query(CLASSIFY_UNMATCHED(options.userIdKey), [id])
+    phase("classify the unmatched")
     const summary = await summarize(tx, id, {
       precision,
       toleranceMs,

@@ -32,8 +32,7 @@ const invalid = (error: ExportError): InvalidRequest =>
     issues: [{ path: error.field, message: error.message }]
   })
 
-const notFound = (id: number) =>
-  new NotFound({ message: `no reconciliation ${id}` })
+const notFound = (id: number) => new NotFound({ message: `no reconciliation ${id}` })
 
 const dateOption = (name: string, value: string | undefined): Date | undefined => {
   if (value === undefined) return undefined
