@@ -1,10 +1,9 @@
 import { createReadStream } from "node:fs"
-import { Effect, Layer, Option, Redacted, Runtime, Stream } from "effect"
+import { Effect, Layer, Logger, Option, Redacted, Runtime, Stream } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { ReceiverConfig } from "../Config.ts"
 import { Database } from "../Db/Database.ts"
 import { INGEST_PATH } from "../Ingest/Route.ts"
-import { LoggingLive } from "../Logging.ts"
 import { Secrets } from "../Secrets.ts"
 import { ExportError, parseColumnsOption } from "./ExportCsv.ts"
 import { type ReconciliationSummary, reconcile } from "./Reconcile.ts"
@@ -211,7 +210,16 @@ export const reconcileCommand = Command.make(
           )
         )
       ),
-      Effect.provide(LoggingLive)
+      Effect.mapError((error) =>
+        // The embedded database belongs to the running receiver: say where to go instead.
+        error instanceof Error && error.message.includes("is in use by another receiver")
+          ? new Error(
+              `${error.message}; upload the export to the running receiver instead (the console page's Reconciliation tab, or POST /api/reconciliations), or stop it first`
+            )
+          : error
+      ),
+      // Logs on standard error: standard output carries the report (CSV, JSON).
+      Effect.provide(Logger.layer([Logger.withConsoleError(Logger.formatLogFmt)]))
     )
 ).pipe(
   Command.withDescription(
