@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process"
-import { mkdtempSync } from "node:fs"
+import { mkdtempSync, rmSync } from "node:fs"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -65,11 +65,15 @@ export class Receiver {
   private starting = false
   readonly port: number
 
+  /** The data folder (`RECEIVER_DATA_DIR`): the settings' own, or a temporary one made once and removed by {@link Receiver.remove}. */
+  readonly dataDir: string
+
   private constructor(
     private readonly settings: ReceiverSettings,
     port: number
   ) {
     this.port = port
+    this.dataDir = settings.env.RECEIVER_DATA_DIR ?? tempDir("data")
   }
 
   /** A receiver on `settings.port` or a free port; not started yet. */
@@ -135,10 +139,8 @@ export class Receiver {
           WORKER_LEASE_SECONDS: "2",
           WORKER_RETRY_BASE_MS: "100",
           WORKER_RETRY_CAP_MS: "1000",
-          ...(this.settings.env.RECEIVER_DATA_DIR === undefined
-            ? { RECEIVER_DATA_DIR: tempDir("data") }
-            : {}),
           ...this.settings.env,
+          RECEIVER_DATA_DIR: this.dataDir,
           PORT: String(this.port)
         },
         stdio: ["ignore", "pipe", "pipe"]
@@ -203,6 +205,12 @@ export class Receiver {
   /** `SIGKILL`: no shutdown of any kind, as a power cut or the OOM killer. */
   kill(): Promise<number | string> {
     return this.stop("SIGKILL")
+  }
+
+  /** Kills the process (if it runs) and removes the data folder, given or made: the end of a suite. */
+  async remove(): Promise<void> {
+    await this.kill()
+    rmSync(this.dataDir, { recursive: true, force: true })
   }
 
   /** Sends a signal without waiting (the heap hook's `SIGUSR2`). */

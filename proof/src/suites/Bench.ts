@@ -90,6 +90,7 @@ const drain = async (size: number): Promise<SuiteResult> => {
     }
     const elapsed = Date.now() - w0
     await worker.stop()
+    await worker.remove()
     const credited = await count(reader.query, "status = 'credited'")
     figures.push([
       "credited",
@@ -103,7 +104,7 @@ const drain = async (size: number): Promise<SuiteResult> => {
       elapsedMs: Date.now() - started
     }
   } finally {
-    await ingest.kill()
+    await ingest.remove()
     await reader.close()
     await database.drop()
   }
@@ -190,7 +191,7 @@ const endToEnd = async (seconds: number): Promise<SuiteResult> => {
       elapsedMs: Date.now() - started
     }
   } finally {
-    await receiver.kill()
+    await receiver.remove()
     await reader.close()
     await database.drop()
   }

@@ -172,7 +172,7 @@ const crashRun = async (
       elapsedMs: Date.now() - started
     }
   } finally {
-    await receiver.kill()
+    await receiver.remove()
     await database?.drop()
   }
 }

@@ -497,7 +497,7 @@ export const fuzz = async (options: SuiteOptions): Promise<Array<SuiteResult>> =
     return [result]
   } finally {
     await reader.close()
-    await receiver.kill()
+    await receiver.remove()
     agent.destroy()
     await database.drop()
   }

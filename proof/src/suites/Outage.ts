@@ -169,7 +169,7 @@ export const outage = async (options: SuiteOptions): Promise<Array<SuiteResult>>
     console.log(formatResult(result))
     return [result]
   } finally {
-    await receiver.kill()
+    await receiver.remove()
     await cluster.remove()
   }
 }

@@ -153,7 +153,7 @@ const stormRun = async (postbacks: number, kills: number, seed: number): Promise
     violations.push(`run failed: ${error instanceof Error ? error.message : String(error)}`)
     return { name, traffic, figures: [], violations, elapsedMs: Date.now() - started }
   } finally {
-    await Promise.all(receivers.map((r) => r.kill()))
+    await Promise.all(receivers.map((r) => r.remove()))
     await database.drop()
   }
 }
