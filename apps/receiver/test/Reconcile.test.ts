@@ -8,7 +8,7 @@ import { Effect } from "effect"
 import fc from "fast-check"
 import { reconcile } from "../src/Reconcile/Reconcile.ts"
 import { reingest } from "../src/Reconcile/Recovery.ts"
-import { allReportRows } from "../src/Reconcile/Report.ts"
+import { allReportRows, type ReportRow } from "../src/Reconcile/Report.ts"
 import { testDatabases } from "./support/databases.ts"
 import { eventually, TestReceiver, testReceiver } from "./support/receiver.ts"
 
@@ -147,6 +147,49 @@ const creditsOf = async (receiver: TestReceiver["Service"], userIds: ReadonlyArr
 
 for (const database of testDatabases) {
   layer(testReceiver(database), { timeout: 600_000 })(`Reconciliation (${database.name})`, (it) => {
+    it.effect("payout and response-code mismatches are flagged, an unreadable line reported", () =>
+      Effect.gen(function* () {
+        const receiver = yield* TestReceiver
+        const base = Date.UTC(2023, 0, 1) + window++ * 7_200_000
+        const at = (second: number) => new Date(base + second * 1000 + 250)
+        const stored: ReadonlyArray<Conversion> = [
+          { offerId: "1511", payout: "2.10", time: at(10), userId: "m1", fate: "delivered" },
+          { offerId: "1512", payout: "5.00", time: at(20), userId: "m2", fate: "delivered" }
+        ]
+        yield* Effect.promise(() => Promise.all(stored.map((c) => store(receiver, c))))
+        const iso = (date: Date) => date.toISOString().replace(/\.\d{3}Z$/, "Z")
+        const text = [
+          "Event Timestamp,Offer ID,Payout,Delivery Status,Response Code,User ID",
+          // The receiver answered 200; the export says 204.
+          `${iso(at(10))},1511,2.10,Success,204,m1`,
+          // Same offer, user and second: another payout.
+          `${iso(at(20))},1512,5.50,Success,200,m2`,
+          `${iso(at(30))},1513,not-a-number,Failed,503,m3`
+        ].join("\n")
+        const summary = yield* Effect.promise(() =>
+          reconcile(receiver.sql, chunks(text), { source: "mismatch.csv", userIdKey: "user_id" })
+        )
+        expect(summary.categories.delivered.count).toBe(1)
+        expect(summary.responseCodeMismatches).toBe(1)
+        expect(summary.categories.payout_mismatch).toEqual({ count: 1, payout: "5.50" })
+        expect(summary.categories.unreadable.count).toBe(1)
+        expect(summary.alarming).toBe(true)
+        const rows = yield* Effect.promise(async () => {
+          const all: Array<ReportRow> = []
+          for await (const page of allReportRows(receiver.sql, summary.id)) all.push(...page)
+          return all
+        })
+        const byLine = new Map(rows.map((row) => [row.line, row]))
+        expect(byLine.get(2)).toMatchObject({ category: "delivered", mismatch: "response_code" })
+        expect(byLine.get(3)).toMatchObject({ category: "payout_mismatch", payout: "5.50" })
+        expect(byLine.get(3)?.postbackId).not.toBeNull()
+        expect(byLine.get(4)).toMatchObject({
+          category: "unreadable",
+          problem: 'payout: "not-a-number" is not an amount'
+        })
+      })
+    )
+
     it.effect(
       "finds exactly the lost rows of random exports; re-ingesting twice credits each once",
       () =>
