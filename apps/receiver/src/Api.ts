@@ -12,6 +12,7 @@ import {
 } from "effect/http-api"
 import { PostbackFilter, PostbackFilterFields } from "./Admin/Filter.ts"
 import { OPERATOR_ACTIONS, POSTBACK_STATUSES } from "./Db/schema.ts"
+import * as Forward from "./Forward/Schemas.ts"
 import { INGEST_PATH } from "./Ingest/Route.ts"
 import * as Reconcile from "./Reconcile/Schemas.ts"
 
@@ -754,6 +755,80 @@ export class ReconciliationsGroup extends HttpApiGroup.make("reconciliations")
   .prefix("/api")
   .annotate(OpenApi.Title, "Reconciliations") {}
 
+// Forwarding: destinations of the transactional outbox and their events
+// (src/Forward/); the shapes are in src/Forward/Schemas.ts.
+
+export class DestinationsGroup extends HttpApiGroup.make("destinations")
+  .add(
+    HttpApiEndpoint.get("listDestinations", "/destinations", {
+      success: Forward.DestinationListSchema
+    }).annotate(
+      OpenApi.Description,
+      "Every forwarding destination with its health: state, events waiting and the oldest one's age, dead events, failing since, last success (never its secret)"
+    ),
+    HttpApiEndpoint.post("addDestination", "/destinations", {
+      payload: Forward.NewDestinationSchema,
+      success: Forward.DestinationSchema,
+      error: [InvalidRequest, Conflict]
+    }).annotate(
+      OpenApi.Description,
+      "Add a destination (url, whsec_ secret, events, paused); a bad field is a 400 naming it, a URL already configured a 409"
+    ),
+    HttpApiEndpoint.post("pauseDestination", "/destinations/:id/pause", {
+      params: { id: Forward.ForwardId },
+      success: Forward.DestinationSchema,
+      error: NotFound
+    }).annotate(
+      OpenApi.Description,
+      "Pause: its events accumulate in the outbox and nothing is sent until it is resumed"
+    ),
+    HttpApiEndpoint.post("resumeDestination", "/destinations/:id/resume", {
+      params: { id: Forward.ForwardId },
+      success: Forward.DestinationSchema,
+      error: NotFound
+    }).annotate(
+      OpenApi.Description,
+      "Resume a paused or disabled destination: what accumulated is sent, its failure streak forgotten"
+    ),
+    HttpApiEndpoint.post("rotateDestinationSecret", "/destinations/:id/rotate", {
+      params: { id: Forward.ForwardId },
+      payload: Forward.RotateSchema,
+      success: Forward.DestinationSchema,
+      error: [NotFound, InvalidRequest]
+    }).annotate(
+      OpenApi.Description,
+      "Rotate the signing secret: the new one signs from now on, the previous one too (a second signature) for overlapHours (default 24)"
+    ),
+    HttpApiEndpoint.get("listDestinationEvents", "/destinations/:id/events", {
+      params: { id: Forward.ForwardId },
+      query: Forward.EventListQuery,
+      success: Forward.EventListSchema,
+      error: NotFound
+    }).annotate(
+      OpenApi.Description,
+      "A destination's newest events (limit, default 50), of one status when given, each with every attempt"
+    ),
+    HttpApiEndpoint.get("getForwardedEvent", "/forwarded-events/:id", {
+      params: { id: Forward.ForwardId },
+      success: Forward.EventSchema,
+      error: NotFound
+    }).annotate(
+      OpenApi.Description,
+      "One forwarded event with every attempt (time, HTTP status, latency, error)"
+    ),
+    HttpApiEndpoint.post("replayForwardedEvents", "/forwarded-events/replay", {
+      payload: Forward.ReplaySchema,
+      success: Forward.ReplayResultSchema,
+      error: InvalidRequest
+    }).annotate(
+      OpenApi.Description,
+      "Send dead events again, by id or by filter (destinationId, eventType, from, to): each back to pending, due now, with a fresh retry budget"
+    )
+  )
+  .middleware(AdminAuth)
+  .prefix("/api")
+  .annotate(OpenApi.Title, "Destinations") {}
+
 // The ingest route in the document. `/postbacks` is served by the ingest
 // edge (Ingest/Edge.ts), not by HttpApi, so it is described here from the
 // packages that define it: the body's JSON Schema from @org/postback-schema,
@@ -973,6 +1048,7 @@ export class ReceiverApi extends HttpApi.make("receiver")
   .add(ActionsGroup)
   .add(TestPostbackGroup)
   .add(ReconciliationsGroup)
+  .add(DestinationsGroup)
   .middleware(ApiErrors)
   .annotate(OpenApi.Title, "MomentScience postback receiver")
   .annotate(OpenApi.Transform, withIngestRoute) {}

@@ -1,4 +1,5 @@
 import { Layer } from "effect"
+import { DestinationsLive } from "../Forward/Routes.ts"
 import { ReconciliationsLive } from "../Reconcile/Routes.ts"
 import { ActionsLive, OperatorActions } from "./Actions.ts"
 import { AdminAuthLive } from "./Auth.ts"
@@ -13,7 +14,7 @@ import { UsersLive } from "./Users.ts"
 /**
  * Every handler of `ReceiverApi` with the middleware it needs, for
  * `HttpApiBuilder.layer(ReceiverApi, ...)`: health, metrics, users,
- * postbacks, the history (list, summary, series, CSV export), operator actions and test postbacks, reconciliations, the admin token check
+ * postbacks, the history (list, summary, series, CSV export), operator actions and test postbacks, reconciliations, forwarding destinations, the admin token check
  * and the API's error bodies.
  */
 export const AdminRoutesLive = Layer.mergeAll(
@@ -24,5 +25,6 @@ export const AdminRoutesLive = Layer.mergeAll(
   HistoryLive,
   ActionsLive,
   TestPostbackLive,
-  ReconciliationsLive
+  ReconciliationsLive,
+  DestinationsLive
 ).pipe(Layer.provide(OperatorActions.layer), Layer.provide([AdminAuthLive, ApiErrorsLive]))

@@ -49,7 +49,12 @@ export const secretProblem = (secret: unknown): string | undefined => {
   if (typeof secret !== "string" || !/^whsec_[A-Za-z0-9+/]+={0,2}$/.test(secret)) {
     return 'must be "whsec_" followed by base64 (generate one with `openssl rand -base64 32`)'
   }
-  const bytes = atob(secret.slice("whsec_".length)).length
+  let bytes: number
+  try {
+    bytes = atob(secret.slice("whsec_".length)).length
+  } catch {
+    return "is not valid base64 after whsec_"
+  }
   if (bytes < 24 || bytes > 64) {
     return `must hold 24 to 64 bytes of key (base64 of ${bytes} bytes given)`
   }

@@ -416,7 +416,29 @@ export const webhookId = (outboxId: number): string => `evt_${outboxId}`
 
 /** An outbox row by id with every attempt, or `undefined`. */
 export const readEvent = async (sql: SqlRunner, id: number): Promise<EventRow | undefined> => {
-  const [row] = await sql.query<{
+  const [row] = await readEvents(sql, "id = $1", [String(id)])
+  return row
+}
+
+/** A destination's newest events (of one status when given), each with its attempts. */
+export const listEvents = (
+  sql: SqlRunner,
+  destinationId: number,
+  status: OutboxStatus | undefined,
+  limit: number
+): Promise<ReadonlyArray<EventRow>> =>
+  readEvents(
+    sql,
+    "destination_id = $1 AND ($2::text IS NULL OR status = $2::text) ORDER BY id DESC LIMIT $3",
+    [String(destinationId), status ?? null, limit]
+  )
+
+const readEvents = async (
+  sql: SqlRunner,
+  where: string,
+  params: ReadonlyArray<unknown>
+): Promise<Array<EventRow>> => {
+  const rows = await sql.query<{
     id: string
     destination_id: string
     postback_id: string
@@ -430,20 +452,28 @@ export const readEvent = async (sql: SqlRunner, id: number): Promise<EventRow | 
   }>(
     `SELECT id::text AS id, destination_id::text AS destination_id, postback_id::text AS postback_id,
             event_type, status, created_at, attempts, next_attempt_at, delivered_at, last_error
-     FROM forward_outbox WHERE id = $1`,
-    [String(id)]
+     FROM forward_outbox WHERE ${where}`,
+    params
   )
-  if (row === undefined) return undefined
-  const history = await sql.query<{
+  if (rows.length === 0) return []
+  const attempts = await sql.query<{
+    outbox_id: string
     at: Date
     http_status: number | null
     latency_ms: number
     error: string | null
   }>(
-    "SELECT at, http_status, latency_ms, error FROM forward_attempts WHERE outbox_id = $1 ORDER BY id",
-    [String(id)]
+    `SELECT outbox_id::text AS outbox_id, at, http_status, latency_ms, error
+     FROM forward_attempts WHERE outbox_id = ANY($1::bigint[]) ORDER BY id`,
+    [rows.map((row) => row.id)]
   )
-  return {
+  const byEvent = new Map<string, Array<(typeof attempts)[number]>>()
+  for (const attempt of attempts) {
+    const list = byEvent.get(attempt.outbox_id) ?? []
+    list.push(attempt)
+    byEvent.set(attempt.outbox_id, list)
+  }
+  return rows.map((row) => ({
     id: Number(row.id),
     webhookId: webhookId(Number(row.id)),
     destinationId: Number(row.destination_id),
@@ -455,13 +485,13 @@ export const readEvent = async (sql: SqlRunner, id: number): Promise<EventRow | 
     nextAttemptAt: row.next_attempt_at,
     deliveredAt: row.delivered_at,
     lastError: row.last_error,
-    history: history.map((h) => ({
+    history: (byEvent.get(row.id) ?? []).map((h) => ({
       at: h.at,
       httpStatus: h.http_status,
       latencyMs: Number(h.latency_ms),
       error: h.error
     }))
-  }
+  }))
 }
 
 /** Which dead events a replay takes: one by id, or every one matching the filter. */
