@@ -1,6 +1,7 @@
 import { useMemo, useState } from "preact/hooks"
 import { type Api, type ApiError, checkToken, makeApi } from "./api.ts"
 import { History } from "./History.tsx"
+import { Reconcile } from "./Reconcile.tsx"
 import { Users } from "./Users.tsx"
 
 const TOKEN_KEY = "receiver.adminToken"
@@ -16,13 +17,14 @@ export interface Session {
 /**
  * The console: a token form until an admin token is accepted (kept in
  * `sessionStorage`, so for this browser tab's session only), then the
- * postback history and the users.
+ * postback history, the users, and the reconciliation against
+ * MomentScience's export.
  */
 export const App = () => {
   const [token, setToken] = useState<string | null>(() => sessionStorage.getItem(TOKEN_KEY))
   const [operator, setOperator] = useState<string>(() => sessionStorage.getItem(OPERATOR_KEY) ?? "")
   const [notice, setNotice] = useState<string | null>(null)
-  const [tab, setTab] = useState<"postbacks" | "users">("postbacks")
+  const [tab, setTab] = useState<"postbacks" | "users" | "reconciliation">("postbacks")
 
   const signOut = (message: string | null) => {
     sessionStorage.removeItem(TOKEN_KEY)
@@ -78,6 +80,14 @@ export const App = () => {
           >
             Users
           </button>
+          <button
+            type="button"
+            class="tab"
+            aria-pressed={tab === "reconciliation"}
+            onClick={() => setTab("reconciliation")}
+          >
+            Reconciliation
+          </button>
         </nav>
         <span class="operator">
           Operator: <strong>{session.operator}</strong>
@@ -92,6 +102,7 @@ export const App = () => {
           <History session={session} />
         </div>
         {tab === "users" && <Users session={session} />}
+        {tab === "reconciliation" && <Reconcile session={session} />}
       </main>
     </div>
   )
