@@ -1,6 +1,5 @@
 import { Schema } from "effect"
 import { RECONCILIATION_CATEGORIES } from "../Db/schema.ts"
-import { EXPORT_FIELDS } from "./ExportCsv.ts"
 
 /**
  * The HTTP shapes of the reconciliations API (`/api/reconciliations`),
@@ -88,8 +87,9 @@ export const ReconciliationId = PositiveInt
 /**
  * The upload's options, as query parameters (the body is the export):
  * `source` (a name, default `upload`), `from`/`to` (ISO 8601),
- * `tolerance` (ms), `timeZone` (IANA), `columns` (`field=Label,...`; fields
- * `${EXPORT_FIELDS.join(", ")}`, `payload.<key>`), `delimiter` (`,` or `;`).
+ * `tolerance` (ms, 0 to 86,400,000), `timeZone` (IANA), `columns`
+ * (`field=Label,...`; the fields of `EXPORT_FIELDS` in ExportCsv.ts, and
+ * `payload.<key>`), `delimiter` (`,` or `;`).
  */
 export const UploadQuery = {
   source: Schema.optional(Schema.String.check(Schema.isMaxLength(200))),
@@ -122,6 +122,3 @@ export const ListQuery = {
     Schema.FiniteFromString.check(Schema.isInt(), Schema.isBetween({ minimum: 1, maximum: 100 }))
   )
 }
-
-/** The fields `columns` may name (for the OpenAPI description). */
-export const COLUMN_FIELDS = EXPORT_FIELDS
