@@ -1,6 +1,7 @@
 import { describe, expect, layer } from "@effect/vitest"
 import { Effect, Fiber, Layer } from "effect"
 import { Webhook } from "standardwebhooks"
+import { reverse } from "../src/Admin/ActionsSql.ts"
 import { ReceiverConfig } from "../src/Config.ts"
 import { Database } from "../src/Db/Database.ts"
 import { parseDestinationsFile } from "../src/Forward/Destinations.ts"
@@ -219,6 +220,43 @@ for (const database of testDatabases) {
             ).toThrow()
             expect(yield* outboxStatuses(consumer.id)).toEqual({ delivered: 2 })
           })
+      )
+
+      it.effect("an operator's reversal writes a postback.reversed event in its transaction", () =>
+        Effect.gen(function* () {
+          const consumer = yield* destination(undefined, {
+            events: ["postback.credited", "postback.reversed"]
+          })
+          yield* settle([
+            row({ payout: "4.00", userId: "rev-user", payload: '{"user_id":"rev-user"}' })
+          ])
+          const dispatcher = yield* Dispatcher
+          expect(yield* dispatcher.drain).toBe(1)
+          const credited = JSON.parse(consumer.received[0]!.body) as {
+            data: { postbackId: number }
+          }
+          const { sql } = yield* Database
+          const changed = yield* Effect.promise(() =>
+            reverse(sql, credited.data.postbackId, {
+              operator: "admin",
+              reason: "chargeback",
+              idempotencyKey: null
+            })
+          )
+          expect(changed?.status).toBe("reversed")
+          expect(yield* dispatcher.drain).toBe(1)
+          const reversed = new Webhook(SECRET_A).verify(
+            consumer.received[1]!.body,
+            consumer.received[1]!.headers as Record<string, string>
+          ) as { type: string; data: Record<string, unknown> }
+          expect(reversed.type).toBe("postback.reversed")
+          expect(reversed.data).toMatchObject({
+            postbackId: credited.data.postbackId,
+            status: "reversed",
+            points: "-40",
+            userId: "rev-user"
+          })
+        })
       )
 
       it.effect("a consumer answering 500 then 200 gets the event twice with one webhook-id", () =>

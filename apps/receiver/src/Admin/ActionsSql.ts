@@ -1,5 +1,6 @@
 import type { SqlRunner } from "../Db/Database.ts"
 import type { OperatorAction, PostbackStatus, RawRequest } from "../Db/schema.ts"
+import { enqueueSettled } from "../Forward/OutboxSql.ts"
 import { type InboxRow, insertPostbacks } from "../Ingest/InboxSql.ts"
 
 /** One row of the audit trail (`operator_actions`). */
@@ -260,6 +261,8 @@ export const reverse = (
       points: entry.points,
       balance: entry.balance
     })
+    // The `postback.reversed` event of forwarding, in the reversal's transaction.
+    await enqueueSettled(tx, [postbackId])
     return { postbackId, status: "reversed", action: recorded }
   })
 

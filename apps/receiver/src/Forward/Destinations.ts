@@ -8,9 +8,10 @@ import { invalidSetting } from "../Config.ts"
  * - `postback.credited`: points written to the ledger (the worker);
  * - `postback.recorded`: revenue only, nobody credited (the worker);
  * - `postback.unattributed`: LoyaltyBoost without a user id (the worker);
+ * - `postback.reversed`: an operator took a credit back (the reversal's
+ *   transaction, src/Admin/ActionsSql.ts);
  * - `postback.held`: kept for a person (reserved: the ingest path holds a
- *   postback before any settlement, so no event is written for it yet);
- * - `postback.reversed`: an operator took a credit back (reserved likewise).
+ *   postback before any settlement, so no event is written for it yet).
  *
  * The event type of a settlement is `postback.<status>`.
  */

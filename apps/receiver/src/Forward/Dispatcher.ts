@@ -33,6 +33,12 @@ import { signEvent } from "./Signing.ts"
  */
 export const STOP_HEADER = "x-webhook-stop"
 
+/**
+ * Requests in flight to one destination at once: enough to hide a
+ * consumer's latency, few enough not to open a connection per event.
+ */
+const SEND_CONCURRENCY = 32
+
 const deliveries = Metric.counter("receiver_forward_deliveries_total", {
   description:
     "Forwarding attempts by destination id and result (delivered, failed: retried later, dead: retries spent or stopped by the consumer)",
@@ -175,7 +181,7 @@ export class Dispatcher extends Context.Service<
       destinationId: number,
       events: ReadonlyArray<ClaimedEvent>
     ) {
-      const results = yield* Effect.forEach(events, send, { concurrency: "unbounded" })
+      const results = yield* Effect.forEach(events, send, { concurrency: SEND_CONCURRENCY })
       const recorded = yield* useSql("record forwarding attempts", () =>
         recordAttempts(sql, id, destinationId, results, disableAfterSeconds)
       ).pipe(

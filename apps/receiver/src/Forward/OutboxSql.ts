@@ -6,20 +6,21 @@ import type { DestinationInput } from "./Destinations.ts"
 const iso = (column: string) =>
   `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
 
-// Write the events of the postbacks $1 just settled: one outbox row per
+// Write the events of the postbacks $1 just settled (or reversed): one outbox row per
 // destination that is not disabled (a paused one accumulates) and takes the
 // event type `postback.<status>`. Runs in the worker's settlement
 // transaction, so an event exists if and only if its settlement committed.
 // The body is built here, once: every retry sends the same event, and a
 // later change to the postback (a reversal) is an event of its own.
-// With no destination the join is empty and the statement costs one index
-// probe per batch.
+// `points` is the ledger change the event reports: the credit's points, or
+// the reversal's (negative) for `postback.reversed`. With no destination the
+// join is empty and the statement costs one index probe per batch.
 const ENQUEUE = `
 INSERT INTO forward_outbox (destination_id, postback_id, event_type, payload, next_attempt_at)
 SELECT d.id, p.id, e.type,
   jsonb_build_object(
     'type', e.type,
-    'timestamp', ${iso("p.processed_at")},
+    'timestamp', ${iso("now()")},
     'data', jsonb_build_object(
       'postbackId', p.id,
       'status', p.status,
@@ -41,13 +42,15 @@ SELECT d.id, p.id, e.type,
 FROM postbacks p
 CROSS JOIN LATERAL (SELECT 'postback.' || p.status AS type) e
 JOIN forward_destinations d ON d.state <> 'disabled' AND e.type = ANY(d.events)
-LEFT JOIN reward_transactions r ON r.postback_id = p.id AND r.kind = 'credit'
+LEFT JOIN reward_transactions r ON r.postback_id = p.id
+  AND r.kind = CASE WHEN p.status = 'reversed' THEN 'reversal' ELSE 'credit' END
 WHERE p.id = ANY($1::bigint[])
 ORDER BY p.id, d.id`
 
 /**
- * Writes the outbox rows of postbacks just settled (call inside the
- * settlement's transaction); returns how many events were written.
+ * Writes the outbox rows of postbacks just settled or reversed, typed
+ * `postback.<status>` (call inside the transaction of the change); returns
+ * how many events were written.
  */
 export const enqueueSettled = async (
   tx: SqlRunner,
