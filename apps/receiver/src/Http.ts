@@ -61,25 +61,31 @@ export const ServerLive: Layer.Layer<HttpServer.HttpServer, never, ReceiverConfi
           }
         }
       )
+      // A request Node's parser refuses never reaches a handler: it is
+      // answered here, still in the one JSON error shape, and the
+      // connection closed (its framing can no longer be trusted).
       server.on("clientError", (error: NodeJS.ErrnoException, socket) => {
         if (!socket.writable) return socket.destroy()
-        const answer =
+        const [status, reason, body] =
           error.code === "HPE_HEADER_OVERFLOW"
-            ? errorAnswer(
+            ? ([
                 431,
-                `the request line and headers are larger than ${2 * config.maxQueryBytes} bytes; send a large postback as a POST body`
-              )
-            : undefined
-        if (answer === undefined)
-          return socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n")
+                "Request Header Fields Too Large",
+                errorAnswer(
+                  431,
+                  `the request line and headers are larger than ${2 * config.maxQueryBytes} bytes; send a large postback as a POST body`
+                ).body
+              ] as const)
+            : ([
+                400,
+                "Bad Request",
+                JSON.stringify({
+                  error: "invalid_request",
+                  message: `the request is not valid HTTP/1.1 (${error.code ?? "parse error"}): ${error.message}`
+                })
+              ] as const)
         socket.end(
-          `HTTP/1.1 ${answer.status} Request Header Fields Too Large\r\n${Object.entries(
-            answer.headers
-          )
-            .map(([name, value]) => `${name}: ${value}\r\n`)
-            .join(
-              ""
-            )}content-length: ${Buffer.byteLength(answer.body)}\r\nconnection: close\r\n\r\n${answer.body}`
+          `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`
         )
       })
       yield* Effect.callback<void>((resume) => {

@@ -187,7 +187,6 @@ export const fuzz = async (options: SuiteOptions): Promise<Array<SuiteResult>> =
     const samples = new Map<string, string>()
     const answeredAs = new Map<number, string>()
     let badShape = 0
-    let bareParserRefusals = 0
     const unavailable: Array<string> = []
     const note = (category: string, key: string) => {
       const counts = byCategory.get(category) ?? new Map<string, number>()
@@ -239,14 +238,8 @@ export const fuzz = async (options: SuiteOptions): Promise<Array<SuiteResult>> =
           )
         }
         if (answer.status >= 400 && spec.method !== "HEAD" && !hasErrorShape(answer.body)) {
-          // Node's HTTP parser refused the request (an unknown method, a
-          // request target it cannot read) and the server's clientError
-          // hook answered a bare 400: reported, as no route saw it.
-          if (answer.status === 400 && answer.body === "") bareParserRefusals++
-          else {
-            badShape++
-            violationSample("error body not {error, message}", spec, answer)
-          }
+          badShape++
+          violationSample("error body not {error, message}", spec, answer)
         }
         if (answer.status === 200) {
           try {
@@ -450,10 +443,6 @@ export const fuzz = async (options: SuiteOptions): Promise<Array<SuiteResult>> =
           .join("  ")
       ])
     if (badShape > 0) violations.push(`${badShape} refusals without the {error, message} body`)
-    figures.push([
-      "bare 400 (HTTP parser)",
-      `${bareParserRefusals} requests Node's parser refused (unknown method, unreadable target), answered 400 without a JSON body by the clientError hook`
-    ])
     figures.push(boundFigure(traffic, answerBound(DATABASE_TIMEOUT_MS)))
     if (unavailable.length > 0) figures.push(["503 with the database up", unavailable.join(" | ")])
     if (traffic.statuses.has(500)) {
