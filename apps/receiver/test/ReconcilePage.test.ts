@@ -77,8 +77,14 @@ layer(testReceiver(database), { timeout: 180_000, excludeTestServices: true })(
             await page.getByRole("button", { name: "Re-ingest lost (2)" }).click()
             await page.getByText("Re-ingested 2 lost conversions (0 already stored).").waitFor()
           })
+          // The message comes first, the report read again after it: wait
+          // for the totals to change (a locator's text is read once).
           const recovered = totals.locator('tr[data-category="recovered"] td')
-          expect((yield* step(() => recovered.allTextContents())).slice(1)).toEqual(["2", "$32.10"])
+          const after = yield* eventually(async () => {
+            const row = (await recovered.allTextContents()).slice(1)
+            return row[0] === "2" ? row : undefined
+          })
+          expect(after).toEqual(["2", "$32.10"])
           expect((yield* step(() => lost.locator("td").allTextContents())).slice(1)).toEqual([
             "0",
             "$0"
