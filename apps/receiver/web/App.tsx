@@ -1,5 +1,6 @@
 import { useMemo, useState } from "preact/hooks"
 import { type Api, type ApiError, checkToken, makeApi } from "./api.ts"
+import { Destinations } from "./Destinations.tsx"
 import { History } from "./History.tsx"
 import { Reconcile } from "./Reconcile.tsx"
 import { Users } from "./Users.tsx"
@@ -24,7 +25,9 @@ export const App = () => {
   const [token, setToken] = useState<string | null>(() => sessionStorage.getItem(TOKEN_KEY))
   const [operator, setOperator] = useState<string>(() => sessionStorage.getItem(OPERATOR_KEY) ?? "")
   const [notice, setNotice] = useState<string | null>(null)
-  const [tab, setTab] = useState<"postbacks" | "users" | "reconciliation">("postbacks")
+  const [tab, setTab] = useState<"postbacks" | "users" | "reconciliation" | "destinations">(
+    "postbacks"
+  )
 
   const signOut = (message: string | null) => {
     sessionStorage.removeItem(TOKEN_KEY)
@@ -88,6 +91,14 @@ export const App = () => {
           >
             Reconciliation
           </button>
+          <button
+            type="button"
+            class="tab"
+            aria-pressed={tab === "destinations"}
+            onClick={() => setTab("destinations")}
+          >
+            Destinations
+          </button>
         </nav>
         <span class="operator">
           Operator: <strong>{session.operator}</strong>
@@ -103,6 +114,7 @@ export const App = () => {
         </div>
         {tab === "users" && <Users session={session} />}
         {tab === "reconciliation" && <Reconcile session={session} />}
+        {tab === "destinations" && <Destinations session={session} />}
       </main>
     </div>
   )
