@@ -2,7 +2,12 @@ import { Layer } from "effect"
 import { AnnounceLive } from "./Announce.ts"
 import type { ReceiverConfig } from "./Config.ts"
 import { Database } from "./Db/Database.ts"
-import { DestinationsFileLive, Dispatcher, DispatcherLoopLive } from "./Forward/Dispatcher.ts"
+import {
+  DestinationsFileLive,
+  Dispatcher,
+  DispatcherLoopLive,
+  ForwardRetentionLive
+} from "./Forward/Dispatcher.ts"
 import { HttpAppLive, ServerLive } from "./Http.ts"
 import { IngestEdge } from "./Ingest/Edge.ts"
 import { GroupCommit } from "./Ingest/GroupCommit.ts"
@@ -34,6 +39,7 @@ export const makeReceiver = <E>(database: Layer.Layer<Database, E, ReceiverConfi
     WorkerLoopLive,
     DestinationsFileLive,
     DispatcherLoopLive,
+    ForwardRetentionLive,
     AnnounceLive,
     RetentionLive
   ).pipe(Layer.provideMerge(server))

@@ -8,6 +8,7 @@ import { parseDestinationsFile } from "../src/Forward/Destinations.ts"
 import { Dispatcher } from "../src/Forward/Dispatcher.ts"
 import {
   listDestinations,
+  pruneDelivered,
   readEvent,
   replayDead,
   rotateSecret,
@@ -450,6 +451,41 @@ for (const database of testDatabases) {
           yield* settle([row()])
           expect(yield* outboxStatuses(consumer.id)).toEqual({ pending: 1 })
         })
+      )
+
+      it.effect(
+        "retention deletes delivered events past the window with their attempts, nothing else",
+        () =>
+          Effect.gen(function* () {
+            const consumer = yield* destination((_, i) => ({ status: i < 2 ? 200 : 500 }))
+            yield* settle([row(), row(), row()])
+            const dispatcher = yield* Dispatcher
+            yield* dispatcher.runOnce
+            expect(yield* outboxStatuses(consumer.id)).toEqual({ delivered: 2, pending: 1 })
+            const { sql } = yield* Database
+            const ids = (yield* Effect.promise(() =>
+              sql.query<{ id: string }>(
+                "SELECT id::text AS id FROM forward_outbox WHERE destination_id = $1 AND status = 'delivered' ORDER BY id",
+                [String(consumer.id)]
+              )
+            )).map((r) => r.id)
+            // One delivered event is 31 days old, the other new.
+            yield* Effect.promise(() =>
+              sql.query(
+                "UPDATE forward_outbox SET delivered_at = now() - interval '31 days' WHERE id = $1",
+                [ids[0]]
+              )
+            )
+            expect(yield* Effect.promise(() => pruneDelivered(sql, 30))).toBe(1)
+            expect(yield* outboxStatuses(consumer.id)).toEqual({ delivered: 1, pending: 1 })
+            const [attempts] = yield* Effect.promise(() =>
+              sql.query<{ n: string }>(
+                "SELECT count(*)::text AS n FROM forward_attempts WHERE outbox_id = $1",
+                [ids[0]]
+              )
+            )
+            expect(attempts).toEqual({ n: "0" })
+          })
       )
 
       it.effect("10,000 settlements all reach a consumer, none missing, none twice", () =>

@@ -20,6 +20,7 @@ import {
   type ClaimedEvent,
   claimEvents,
   listDestinations,
+  pruneDelivered,
   recordAttempts,
   upsertDestination,
   webhookId
@@ -367,5 +368,31 @@ export const DispatcherLoopLive: Layer.Layer<never, never, Dispatcher | Receiver
       )
       yield* Effect.logInfo(`Forwarding dispatcher ${dispatcher.id} started`)
       yield* Effect.forkScoped(loop)
+    })
+  )
+
+/**
+ * Deletes delivered events (and their attempts) older than
+ * `DELIVERY_LOG_RETENTION_DAYS`, at start and then every hour; pending and
+ * dead events stay until they are delivered or replayed.
+ */
+export const ForwardRetentionLive: Layer.Layer<never, never, Database | ReceiverConfig> =
+  Layer.effectDiscard(
+    Effect.gen(function* () {
+      const config = yield* ReceiverConfig
+      const { sql } = yield* Database
+      const prune = useSql("prune forwarded events", () =>
+        pruneDelivered(sql, config.deliveryLogRetentionDays)
+      ).pipe(
+        Effect.tap((deleted) =>
+          deleted > 0
+            ? Effect.logInfo(`Deleted ${deleted} delivered forwarded event(s)`)
+            : Effect.void
+        ),
+        Effect.catchTag("DatabaseError", (error) =>
+          Effect.logWarning("Could not prune forwarded events", error.message)
+        )
+      )
+      yield* Effect.forkScoped(Effect.forever(prune.pipe(Effect.andThen(Effect.sleep("1 hour")))))
     })
   )

@@ -533,3 +533,25 @@ export const replayDead = async (sql: SqlRunner, filter: ReplayFilter): Promise<
   )
   return rows.length
 }
+
+// Delete up to 1,000 delivered events older than $1 (their attempts go with
+// them, ON DELETE CASCADE). Small batches keep each statement short beside
+// the claims; pending and dead events are never deleted.
+const PRUNE_DELIVERED = `
+DELETE FROM forward_outbox
+WHERE id IN (
+  SELECT id FROM forward_outbox
+  WHERE status = 'delivered' AND delivered_at < now() - $1::interval
+  LIMIT 1000
+)
+RETURNING 1`
+
+/** Deletes delivered events older than `days`, 1,000 at a time; returns how many. */
+export const pruneDelivered = async (sql: SqlRunner, days: number): Promise<number> => {
+  let total = 0
+  for (;;) {
+    const rows = await sql.query(PRUNE_DELIVERED, [`${days} days`])
+    total += rows.length
+    if (rows.length < 1000) return total
+  }
+}
