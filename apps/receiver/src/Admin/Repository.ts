@@ -184,6 +184,17 @@ export const postbackLedger = async (
  * a 500 in the JSON error shape and logs the cause. Handlers therefore see
  * only the outcomes they decide on (found or not, replayable or not).
  */
+/** A ledger entry as the admin API shows it: the entry and its postback's offer. */
+const transactionColumns = {
+  id: rewardTransactions.id,
+  postbackId: rewardTransactions.postbackId,
+  offerId: postbacks.offerId,
+  points: rewardTransactions.points,
+  payout: rewardTransactions.payout,
+  explanation: rewardTransactions.explanation,
+  createdAt: rewardTransactions.createdAt
+}
+
 export class AdminRepository extends Context.Service<
   AdminRepository,
   {
@@ -232,15 +243,7 @@ export class AdminRepository extends Context.Service<
         transactions: (userId, limit) =>
           query("read transactions", () =>
             db
-              .select({
-                id: rewardTransactions.id,
-                postbackId: rewardTransactions.postbackId,
-                offerId: postbacks.offerId,
-                points: rewardTransactions.points,
-                payout: rewardTransactions.payout,
-                explanation: rewardTransactions.explanation,
-                createdAt: rewardTransactions.createdAt
-              })
+              .select(transactionColumns)
               .from(rewardTransactions)
               .leftJoin(postbacks, eq(postbacks.id, rewardTransactions.postbackId))
               .where(eq(rewardTransactions.userId, userId))
@@ -283,15 +286,7 @@ export class AdminRepository extends Context.Service<
         transactionsPage: ({ userId, before, limit }) =>
           query("read transactions", async () => {
             const rows = await db
-              .select({
-                id: rewardTransactions.id,
-                postbackId: rewardTransactions.postbackId,
-                offerId: postbacks.offerId,
-                points: rewardTransactions.points,
-                payout: rewardTransactions.payout,
-                explanation: rewardTransactions.explanation,
-                createdAt: rewardTransactions.createdAt
-              })
+              .select(transactionColumns)
               .from(rewardTransactions)
               .leftJoin(postbacks, eq(postbacks.id, rewardTransactions.postbackId))
               .where(
