@@ -16,20 +16,24 @@ export const makeProxy = (target: URL) =>
       let server: Server | undefined
       let port = 0
       // Frozen: connections stay open but no byte goes through, like a
-      // database host that stopped answering without closing anything.
+      // database host whose processes are stopped (SIGSTOP) without closing
+      // anything. As TCP would, the bytes wait and arrive once it thaws:
+      // dropping them would leave each connection waiting for an answer to
+      // a query the server never saw, which no real outage does.
       let frozen = false
+      const held: Array<() => void> = []
       const start = () =>
         new Promise<void>((resolve) => {
           server = createServer((client) => {
             const upstream = connect(Number(target.port || 5432), target.hostname)
             sockets.add(client)
             sockets.add(upstream)
-            client.on("data", (chunk) => {
-              if (!frozen) upstream.write(chunk)
-            })
-            upstream.on("data", (chunk) => {
-              if (!frozen) client.write(chunk)
-            })
+            const pass = (to: Socket) => (chunk: Buffer) => {
+              if (frozen) held.push(() => to.write(chunk))
+              else to.write(chunk)
+            }
+            client.on("data", pass(upstream))
+            upstream.on("data", pass(client))
             const drop = () => {
               client.destroy()
               upstream.destroy()
@@ -57,6 +61,7 @@ export const makeProxy = (target: URL) =>
         stop,
         freeze: (on: boolean) => {
           frozen = on
+          if (!on) for (const write of held.splice(0)) write()
         }
       }
     }),
