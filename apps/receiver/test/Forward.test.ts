@@ -17,6 +17,7 @@ import {
 } from "../src/Forward/OutboxSql.ts"
 import { GroupCommit } from "../src/Ingest/GroupCommit.ts"
 import type { InboxRow } from "../src/Ingest/InboxSql.ts"
+import { prometheusText } from "../src/Metrics.ts"
 import { RewardPolicyLive } from "../src/Worker/Rewards.ts"
 import { Worker } from "../src/Worker/Worker.ts"
 import { testDatabases } from "./support/databases.ts"
@@ -446,6 +447,21 @@ for (const database of testDatabases) {
             )
           )
           expect(state).toEqual({ state: "disabled", failing: true })
+          // The alert's gauge counts it (every other destination of these tests is disabled too).
+          yield* dispatcher.updateGauges
+          const disabledCount = yield* Effect.promise(async () =>
+            Number(
+              (
+                await sql.query<{ n: string }>(
+                  "SELECT count(*)::text AS n FROM forward_destinations WHERE state = 'disabled'"
+                )
+              )[0]!.n
+            )
+          )
+          expect(prometheusText()).toContain(
+            `receiver_forward_destinations{state="disabled"} ${disabledCount}`
+          )
+          expect(prometheusText()).toMatch(/receiver_forward_destinations\{state="active"\} \d+/)
           // Disabled: nothing more is claimed for it, and new settlements write no events for it.
           expect((yield* dispatcher.runOnce).claimed).toBe(0)
           yield* settle([row()])

@@ -55,6 +55,10 @@ const pendingGauge = Metric.gauge("receiver_forward_pending", {
 const oldestGauge = Metric.gauge("receiver_forward_oldest_pending_seconds", {
   description: "Age of the oldest forwarded event waiting, by destination id (0 when none)"
 })
+const destinationsGauge = Metric.gauge("receiver_forward_destinations", {
+  description: "Forwarding destinations by state (active, paused, disabled); alert on disabled > 0"
+})
+const DESTINATION_STATES = ["active", "paused", "disabled"] as const
 
 /** What one pass of the dispatcher did. */
 export interface DispatchReport {
@@ -256,18 +260,28 @@ export class Dispatcher extends Context.Service<
 
     const updateGauges = useSql("read forwarding health", () => listDestinations(sql)).pipe(
       Effect.flatMap((destinations) =>
-        Effect.forEach(destinations, (d) =>
-          Effect.all([
+        Effect.all([
+          Effect.forEach(destinations, (d) =>
+            Effect.all([
+              Metric.update(
+                Metric.withAttributes(pendingGauge, { destination: String(d.id) }),
+                d.pending
+              ),
+              Metric.update(
+                Metric.withAttributes(oldestGauge, { destination: String(d.id) }),
+                d.oldestPendingSeconds
+              )
+            ])
+          ),
+          // Every state is written, 0 included, so an alert on
+          // `receiver_forward_destinations{state="disabled"} > 0` sees it clear.
+          Effect.forEach(DESTINATION_STATES, (state) =>
             Metric.update(
-              Metric.withAttributes(pendingGauge, { destination: String(d.id) }),
-              d.pending
-            ),
-            Metric.update(
-              Metric.withAttributes(oldestGauge, { destination: String(d.id) }),
-              d.oldestPendingSeconds
+              Metric.withAttributes(destinationsGauge, { state }),
+              destinations.filter((d) => d.state === state).length
             )
-          ])
-        )
+          )
+        ])
       ),
       Effect.asVoid,
       Effect.catchTag("DatabaseError", () => Effect.void)
