@@ -70,6 +70,12 @@ export interface InsertedRow {
 // two receiver processes) then lock them in the same order and one waits
 // for the other instead of both deadlocking.
 // `xmax = 0` is true only for rows this statement inserted.
+// A held row this statement inserted writes its `postback.held` events
+// (`held`): one forward_outbox row per destination that is not disabled and
+// takes that type, its body the shape the worker's events have (see
+// Forward/OutboxSql.ts: no ledger entry, so `points` is "0"; no outcome or
+// settlement yet, so `explanation` and `settledAt` are null). A duplicate
+// writes none. With no destination the join is empty: one probe.
 // A delivery's `answer_ms` is its wait for the batch (the receiver's
 // monotonic clock, passed in) plus the statement's time until the log row is
 // written (`clock_timestamp() - statement_timestamp()`, the database's
@@ -102,7 +108,37 @@ WITH ins AS (
     SET delivery_count = p.delivery_count + EXCLUDED.delivery_count,
         last_received_at = now(),
         last_http_status = EXCLUDED.last_http_status
-  RETURNING p.id, p.dedup_key, (p.xmax = 0) AS inserted
+  RETURNING p.id, p.dedup_key, (p.xmax = 0) AS inserted, p.status, p.offer_id,
+    p.advertiser_name, p.payout, p.is_loyalty_boost, p.user_id, p.payload, p.outcome,
+    p.occurred_at, p.received_at, p.processed_at, p.test
+), held AS (
+  INSERT INTO forward_outbox (destination_id, postback_id, event_type, payload, next_attempt_at)
+  SELECT d.id, p.id, 'postback.held',
+    jsonb_build_object(
+      'type', 'postback.held',
+      'timestamp', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+      'data', jsonb_build_object(
+        'postbackId', p.id,
+        'status', p.status,
+        'offerId', p.offer_id,
+        'advertiserName', p.advertiser_name,
+        'payout', p.payout::text,
+        'isLoyaltyBoost', p.is_loyalty_boost,
+        'userId', p.user_id,
+        'points', '0',
+        'payload', p.payload,
+        'explanation', p.outcome,
+        'occurredAt', to_char(p.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+        'receivedAt', to_char(p.received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+        'settledAt', to_char(p.processed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+        'test', p.test
+      )
+    ),
+    now()
+  FROM ins p
+  JOIN forward_destinations d ON d.state <> 'disabled' AND 'postback.held' = ANY(d.events)
+  WHERE p.inserted AND p.status = 'held'
+  ORDER BY p.id, d.id
 ), logged AS (
   INSERT INTO deliveries (postback_id, received_at, source, http_status, answer_ms)
   SELECT ins.id, coalesce(d.received_at::timestamptz, now()), d.source, 200,
