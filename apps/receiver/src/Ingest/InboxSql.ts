@@ -37,6 +37,12 @@ export interface InboxRow extends DeliveryTiming {
   readonly flags: string | null
   /** Why it is held for a person (JSON array of `{ path, message }`), or null. */
   readonly problems: string | null
+  /**
+   * Replayed from the spool (src/Spool): the row's `received_at` is
+   * `receivedAt`, when the sender delivered it, rather than the time of the
+   * statement that stores it.
+   */
+  readonly replayed?: boolean | undefined
 }
 
 /** One request that was not a valid postback. */
@@ -76,6 +82,8 @@ export interface InsertedRow {
 // Forward/OutboxSql.ts: no ledger entry, so `points` is "0"; no outcome or
 // settlement yet, so `explanation` and `settledAt` are null). A duplicate
 // writes none. With no destination the join is empty: one probe.
+// A row replayed from the spool keeps the time it was delivered as its
+// `received_at` (`$15`, null for every other row: the statement's time).
 // A delivery's `answer_ms` is its wait for the batch (the receiver's
 // monotonic clock, passed in) plus the statement's time until the log row is
 // written (`clock_timestamp() - statement_timestamp()`, the database's
@@ -87,21 +95,21 @@ WITH ins AS (
   INSERT INTO postbacks AS p (
     dedup_key, status, source, offer_id, advertiser_name, payout, occurred_at,
     is_loyalty_boost, payload, user_id, delivery_count, flags, errors, next_attempt_at,
-    test, last_http_status
+    test, last_http_status, received_at
   )
   SELECT
     b.dedup_key, b.status, b.source, b.offer_id, b.advertiser_name, b.payout::numeric,
     b.occurred_at::timestamptz, b.is_loyalty_boost::boolean, b.payload::jsonb, b.user_id,
     b.delivery_count::integer, b.flags::jsonb, b.problems::jsonb,
     CASE WHEN b.status = 'pending' THEN now() END,
-    b.test::boolean, 200
+    b.test::boolean, 200, coalesce(b.received_at::timestamptz, now())
   FROM unnest(
     $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
     $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],
-    $14::text[]
+    $14::text[], $15::text[]
   ) AS b(
     dedup_key, status, source, offer_id, advertiser_name, payout, occurred_at,
-    is_loyalty_boost, payload, user_id, delivery_count, flags, problems, test
+    is_loyalty_boost, payload, user_id, delivery_count, flags, problems, test, received_at
   )
   ORDER BY b.dedup_key COLLATE "C"
   ON CONFLICT (dedup_key) DO UPDATE
@@ -143,7 +151,7 @@ WITH ins AS (
   INSERT INTO deliveries (postback_id, received_at, source, http_status, answer_ms)
   SELECT ins.id, coalesce(d.received_at::timestamptz, now()), d.source, 200,
     round(d.wait_ms::numeric + extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000, 3)
-  FROM unnest($15::text[], $16::text[], $17::text[], $18::text[])
+  FROM unnest($16::text[], $17::text[], $18::text[], $19::text[])
     AS d(dedup_key, received_at, source, wait_ms)
   JOIN ins ON ins.dedup_key = d.dedup_key
 )
@@ -193,7 +201,7 @@ export const insertPostbacks = async (
   rows: ReadonlyArray<InboxRow>,
   deliveries: ReadonlyArray<AcceptedDelivery> = rows
 ): Promise<ReadonlyArray<InsertedRow>> => {
-  const columns: Array<Array<string | null>> = Array.from({ length: 18 }, () => [])
+  const columns: Array<Array<string | null>> = Array.from({ length: 19 }, () => [])
   for (const row of rows) {
     columns[0]!.push(row.dedupKey)
     columns[1]!.push(row.status)
@@ -209,13 +217,14 @@ export const insertPostbacks = async (
     columns[11]!.push(row.flags)
     columns[12]!.push(row.problems)
     columns[13]!.push(row.test === true ? "t" : "f")
+    columns[14]!.push(row.replayed === true ? (row.receivedAt?.toISOString() ?? null) : null)
   }
   const sentAt = performance.now()
   for (const delivery of deliveries) {
-    columns[14]!.push(delivery.dedupKey)
-    columns[15]!.push(delivery.receivedAt?.toISOString() ?? null)
-    columns[16]!.push(delivery.source)
-    columns[17]!.push(waitMs(delivery.arrivedAt, sentAt))
+    columns[15]!.push(delivery.dedupKey)
+    columns[16]!.push(delivery.receivedAt?.toISOString() ?? null)
+    columns[17]!.push(delivery.source)
+    columns[18]!.push(waitMs(delivery.arrivedAt, sentAt))
   }
   const result = await sql.query<{ id: string; dedup_key: string; inserted: boolean }>(
     INSERT_POSTBACKS,
