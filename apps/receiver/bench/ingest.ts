@@ -73,15 +73,26 @@ const start = (args: ReadonlyArray<string>, env: Record<string, string>) =>
         stdio: ["ignore", "pipe", "pipe"]
       }
     )
+    // The receiver logs a line per delivery: read until it listens, then
+    // keep draining its output without holding it (the load generator shares
+    // the machine, and the log of a run is megabytes).
     let output = ""
+    let listening = false
     const onData = (chunk: Buffer) => {
+      if (listening) return
       output += chunk.toString()
       const match = /Listening on (http:\/\/[^\s"]+)/.exec(output)
-      if (match !== null) resolve({ url: match[1]!.replace("0.0.0.0", "127.0.0.1"), child })
+      if (match !== null) {
+        listening = true
+        output = ""
+        resolve({ url: match[1]!.replace("0.0.0.0", "127.0.0.1"), child })
+      }
     }
     child.stdout.on("data", onData)
     child.stderr.on("data", onData)
-    child.once("exit", (code) => reject(new Error(`server exited (${code}):\n${output}`)))
+    child.once("exit", (code) => {
+      if (!listening) reject(new Error(`server exited (${code}):\n${output}`))
+    })
   })
 
 let counter = 0
