@@ -1,5 +1,6 @@
 import { describe, expect, it, layer } from "@effect/vitest"
 import { Effect, Layer, Random } from "effect"
+import postgres from "postgres"
 import { ReceiverConfig } from "../src/Config.ts"
 import { Database } from "../src/Db/Database.ts"
 import { GroupCommit } from "../src/Ingest/GroupCommit.ts"
@@ -91,29 +92,139 @@ for (const database of testDatabases) {
         })
     )
 
-    it.effect("a crashed worker's claim comes back after its lease and is credited once", () =>
-      Effect.gen(function* () {
-        const { sql } = yield* Database
-        yield* insertRows([
-          row(10_000, { dedupKey: "lease-1", userId: "lease-user", payout: "10.00" })
-        ])
-        // A worker claims and dies without finishing.
-        const claimed = yield* Effect.promise(() => claim(sql, "dead-worker", 1, 10))
-        expect(claimed.map((c) => c.userId)).toEqual(["lease-user"])
-        const worker = yield* Worker
-        expect(yield* worker.drain).toBe(0) // still leased
-        yield* Effect.sleep("1200 millis")
-        expect(yield* worker.drain).toBe(1)
-        const [state] = yield* Effect.promise(() =>
-          sql.query<{ status: string; attempts: number; balance: string }>(
-            "SELECT p.status, p.attempts, a.balance::text AS balance FROM postbacks p JOIN accounts a ON a.user_id = p.user_id WHERE p.dedup_key = 'lease-1'"
+    it.effect(
+      "a claim lasts as long as its transaction: rows of a batch that died are pending again, untouched, and credited once",
+      () =>
+        Effect.gen(function* () {
+          const { sql } = yield* Database
+          yield* insertRows([
+            row(10_000, { dedupKey: "lease-1", userId: "lease-user", payout: "10.00" })
+          ])
+          // A worker claims and dies before settling: its transaction rolls back.
+          const claimed: Array<string | null> = []
+          const died = yield* Effect.promise(() =>
+            sql
+              .transaction(async (tx) => {
+                claimed.push(...(await claim(tx, 60, 10)).map((c) => c.userId))
+                throw new Error("worker died")
+              })
+              .then(
+                () => "settled",
+                (error: Error) => error.message
+              )
           )
-        )
-        expect(state).toEqual({ status: "credited", attempts: 2, balance: "100" })
-      })
+          expect(died).toBe("worker died")
+          expect(claimed).toEqual(["lease-user"])
+          const state = () =>
+            Effect.promise(() =>
+              sql.query<{ status: string; attempts: number; balance: string | null }>(
+                "SELECT p.status, p.attempts, a.balance::text AS balance FROM postbacks p LEFT JOIN accounts a ON a.user_id = p.user_id WHERE p.dedup_key = 'lease-1'"
+              )
+            )
+          expect(yield* state()).toEqual([{ status: "pending", attempts: 0, balance: null }])
+          const worker = yield* Worker
+          expect(yield* worker.drain).toBe(1)
+          expect(yield* state()).toEqual([{ status: "credited", attempts: 1, balance: "100" }])
+        })
     )
   })
 }
+
+describe.skipIf(testDatabaseUrl === undefined)(
+  "claims held by other processes (PostgreSQL)",
+  () => {
+    it.effect(
+      "a claim is skipped while its process holds it, and comes back when the process dies or its lease of idleness runs out",
+      () =>
+        Effect.gen(function* () {
+          const { url } = yield* makeIsolatedPostgres(testDatabaseUrl!)
+          const context = yield* Layer.build(
+            Layer.provideMerge(
+              workerLayer({ WORKER_LEASE_SECONDS: "1" }),
+              Database.layerPostgres(url, { poolSize: 3 })
+            )
+          )
+          const { sql } = yield* Effect.provide(Database, context)
+          yield* insertRows([
+            row(1, { dedupKey: "killed", userId: "killed-user", payout: "1.00" }),
+            row(2, { dedupKey: "hung", userId: "hung-user", payout: "2.00" })
+          ]).pipe(Effect.provide(context))
+          // Two other worker processes, each with a connection of its own,
+          // claim one row each and never settle: one is then killed, the other
+          // hangs (its transaction left idle).
+          const holders = ["killed", "hung"].map((name) => ({
+            name,
+            client: postgres(url, {
+              max: 1,
+              onnotice: () => {},
+              connection: { application_name: `holder-${name}` }
+            })
+          }))
+          yield* Effect.addFinalizer(() =>
+            Effect.promise(() => Promise.all(holders.map((h) => h.client.end({ timeout: 0 }))))
+          )
+          const ended: Array<Promise<unknown>> = []
+          for (const { client } of holders) {
+            yield* Effect.promise(
+              () =>
+                new Promise<void>((claimed, failed) => {
+                  ended.push(
+                    client
+                      .begin(async (tx) => {
+                        const runner = {
+                          query: async <Row>(text: string, params: ReadonlyArray<unknown> = []) =>
+                            (await tx.unsafe(text, params as Array<never>)) as unknown as Array<Row>
+                        }
+                        // a lease of 1 s of idleness, as the worker's own claims have here
+                        const rows = await claim(runner, 1, 1)
+                        if (rows.length !== 1) failed(new Error(`claimed ${rows.length}`))
+                        claimed()
+                        await new Promise(() => {}) // never settles
+                      })
+                      .catch((error: unknown) => error)
+                  )
+                })
+            )
+          }
+          const worker = yield* Effect.provide(Worker, context)
+          const state = () =>
+            Effect.promise(() =>
+              sql.query<{ dedup_key: string; status: string; attempts: number }>(
+                "SELECT dedup_key, status, attempts FROM postbacks ORDER BY dedup_key"
+              )
+            )
+          // Both rows are held: this worker skips them without waiting.
+          expect(yield* worker.drain).toBe(0)
+          expect(yield* state()).toEqual([
+            { dedup_key: "hung", status: "pending", attempts: 0 },
+            { dedup_key: "killed", status: "pending", attempts: 0 }
+          ])
+          // The first holder's process dies: its connection ends, its claim with it.
+          yield* Effect.promise(() =>
+            sql.query(
+              "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'holder-killed'"
+            )
+          )
+          yield* Effect.promise(() => ended[0]!)
+          expect(yield* worker.drain).toBe(1)
+          // The second is idle in its transaction past its lease: the server ends its session.
+          yield* Effect.promise(() => ended[1]!)
+          expect(yield* worker.drain).toBe(1)
+          expect(yield* state()).toEqual([
+            { dedup_key: "hung", status: "credited", attempts: 1 },
+            { dedup_key: "killed", status: "credited", attempts: 1 }
+          ])
+          const [ledger] = yield* Effect.promise(() =>
+            sql.query<{ n: string; total: string }>(
+              "SELECT count(*)::text AS n, (SELECT sum(balance) FROM accounts)::text AS total FROM reward_transactions"
+            )
+          )
+          expect(ledger).toEqual({ n: "2", total: "30" })
+        }).pipe(Effect.scoped),
+      60_000
+    )
+  }
+)
 
 describe.skipIf(testDatabaseUrl === undefined)("two workers on one PostgreSQL", () => {
   it.effect(

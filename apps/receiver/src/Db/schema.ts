@@ -20,7 +20,9 @@ import {
 /**
  * Where a postback is in its life:
  * - `pending`: stored and acknowledged, waiting for the worker
- * - `processing`: claimed by a worker under a lease (`locked_until`)
+ * - `processing`: claimed under a written lease (`locked_until`) by a worker
+ *   of an earlier version; the worker now claims by locking rows in the
+ *   transaction that settles them, and takes such a row once its lease ran out
  * - `credited`: points written to the ledger (LoyaltyBoost with a user id)
  * - `recorded`: revenue only (not LoyaltyBoost, or the rules credit nothing)
  * - `unattributed`: LoyaltyBoost but no user id in the payload
@@ -136,7 +138,8 @@ export const postbacks = pgTable(
       "postbacks_status_check",
       sql.raw(`${"status"} IN (${POSTBACK_STATUSES.map((s) => `'${s}'`).join(", ")})`)
     ),
-    // The worker's claim reads these two partial indexes only.
+    // The worker's claim reads these two partial indexes only (the second
+    // holds only rows claimed by a worker of an earlier version).
     index("postbacks_ready_idx")
       .on(table.nextAttemptAt, table.id)
       .where(sql`${table.status} = 'pending'`),

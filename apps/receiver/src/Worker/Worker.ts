@@ -1,13 +1,13 @@
 import { hostname } from "node:os"
 import { delayAfter, exponential } from "@org/postback-retry"
 import { Decimal } from "@org/postback-schema"
-import { Cause, Context, Duration, Effect, Layer, Metric, Random, Result } from "effect"
+import { Cause, Context, Duration, Effect, Layer, LogLevel, Metric, Random, Result } from "effect"
 import { ReceiverConfig } from "../Config.ts"
-import { Database, type DatabaseError, useSql } from "../Db/Database.ts"
+import { Database, type DatabaseError, type SqlRunner, useSql } from "../Db/Database.ts"
 import { enqueueSettled } from "../Forward/OutboxSql.ts"
 import { WakeSignal } from "../WakeSignal.ts"
 import { type Credit, type Decision, RewardPolicy, type Settlement } from "./RewardPolicy.ts"
-import { type ClaimedRow, claim, credit, type Moved, reschedule, settle } from "./WorkerSql.ts"
+import { type ClaimedRow, claim, claimIds, type Moved, reschedule, settle } from "./WorkerSql.ts"
 
 const processed = Metric.counter("receiver_postbacks_processed_total", {
   description:
@@ -92,9 +92,10 @@ const decideRow = (policy: RewardPolicy["Service"], row: ClaimedRow): Decision =
 
 /**
  * Processes the inbox: claims ready postbacks in batches, plans each one's
- * settlement with the reward policy, and writes credits and statuses in one
- * transaction per batch. Transient failures go back to `pending` after a
- * delay of the worker's retry policy (`WORKER_RETRY_*`), and to `dead` once
+ * settlement with the reward policy, and writes credits and statuses in the
+ * transaction that claimed them (one claim, one settling statement, one
+ * commit per batch). Transient failures go back to `pending` after a delay
+ * of the worker's retry policy (`WORKER_RETRY_*`), and to `dead` once
  * `WORKER_MAX_ATTEMPTS` are spent. Every postback that reaches a final
  * status is counted once in `receiver_postbacks_processed_total` and logged
  * once at Info.
@@ -141,65 +142,88 @@ export class Worker extends Context.Service<
     }
 
     /**
-     * One metric update and one Info line for each postback that reached a
-     * final status, counted from what the statement changed (a row whose
-     * lease another worker took over is that worker's to report).
+     * One metric update per status and one Info line for each postback that
+     * reached a final status (the lines only when Info is enabled: building
+     * them is most of the cost of a batch's report).
      */
     const report = Effect.fn("Worker.report")(function* (
       moved: ReadonlyArray<Moved>,
-      details: ReadonlyMap<number, SettledDetail>
+      detail: (postbackId: number) => SettledDetail
     ) {
+      const counts = new Map<string, number>()
+      for (const row of moved) {
+        if (row.status !== "pending") counts.set(row.status, (counts.get(row.status) ?? 0) + 1)
+      }
+      for (const [status, n] of counts) {
+        yield* Metric.update(Metric.withAttributes(processed, { status }), n)
+      }
+      if (!(yield* LogLevel.isEnabled("Info"))) return
       for (const row of moved) {
         if (row.status === "pending") continue
-        yield* Metric.update(Metric.withAttributes(processed, { status: row.status }), 1)
-        const detail = details.get(row.postbackId)
+        const { userId, points, error } = detail(row.postbackId)
         yield* Effect.logInfo("Postback settled").pipe(
           Effect.annotateLogs({
             postbackId: row.postbackId,
             status: row.status,
-            points: (detail?.points ?? 0n).toString(),
-            userId: detail?.userId ?? null,
-            ...(row.status === "dead" ? { error: detail?.error ?? null } : {})
+            points: points.toString(),
+            userId,
+            ...(row.status === "dead" ? { error } : {})
           })
         )
       }
     })
 
-    /** Credits and settles `rows` in one transaction; the number credited now. */
-    const commit = Effect.fn("Worker.commit")(function* (rows: ReadonlyArray<ClaimedRow>) {
-      const { credits, settlements } = plan(rows)
-      const { creditedNow, settled } = yield* useSql("credit postbacks", () =>
+    /**
+     * Claims (with `pick`), plans and settles in one transaction. The rows
+     * claimed are handed to `claimed` as soon as the claim returns, so that a
+     * failure later in the transaction knows which rows it rolled back.
+     */
+    const commit = Effect.fn("Worker.commit")(function* (
+      pick: (tx: SqlRunner) => Promise<ReadonlyArray<ClaimedRow>>,
+      claimed: (rows: ReadonlyArray<ClaimedRow>) => void
+    ) {
+      const done = yield* useSql("credit postbacks", () =>
         sql.transaction(async (tx) => {
-          const creditedNow = await credit(tx, id, credits)
-          const settled = await settle(tx, id, settlements)
-          // The forwarded events, in the settlement's transaction: an event
-          // exists if and only if its settlement committed.
-          await enqueueSettled(
-            tx,
-            settled.filter((s) => s.status !== "pending").map((s) => s.postbackId)
-          )
-          return { creditedNow, settled }
+          const rows = await pick(tx)
+          claimed(rows)
+          if (rows.length === 0) return undefined
+          const { credits, settlements } = plan(rows)
+          // Sent together (the second does not wait for the first's answer);
+          // the events see the settlement, which runs first. An event exists
+          // if and only if its settlement committed.
+          const [written] = await Promise.all([
+            settle(tx, settlements, credits),
+            enqueueSettled(
+              tx,
+              rows.map((row) => row.id)
+            )
+          ])
+          if (written.settled !== rows.length) {
+            throw new Error(`settled ${written.settled} of the ${rows.length} postbacks claimed`)
+          }
+          return { rows, credits, settlements, credited: written.credited }
         })
       )
-      const points = new Map(credits.map((c) => [c.postbackId, c.points]))
-      const errors = new Map(settlements.map((s) => [s.postbackId, s.error]))
+      if (done === undefined) return { claimed: 0, credited: 0 }
+      const points = new Map(done.credits.map((c) => [c.postbackId, c.points]))
+      const settlementOf = new Map(done.settlements.map((s) => [s.postbackId, s]))
+      const rowOf = new Map(done.rows.map((row) => [row.id, row]))
       yield* report(
-        settled,
-        new Map(
-          rows.map((row) => [
-            row.id,
-            {
-              userId: row.userId,
-              points: points.get(row.id) ?? 0n,
-              error: errors.get(row.id) ?? null
-            }
-          ])
-        )
+        done.settlements.map((s) => ({ postbackId: s.postbackId, status: s.status })),
+        (postbackId) => ({
+          userId: rowOf.get(postbackId)?.userId ?? null,
+          points: points.get(postbackId) ?? 0n,
+          error: settlementOf.get(postbackId)?.error ?? null
+        })
       )
-      return creditedNow.length
+      return { claimed: done.rows.length, credited: done.credited }
     })
 
-    /** Back to `pending` after the retry delay, or `dead` once the attempts are spent. */
+    /**
+     * Back to `pending` after the retry delay, or `dead` once the attempts are
+     * spent: claimed again (a row another worker has taken since is its own),
+     * and rescheduled in that transaction.
+     */
     const retryLater = Effect.fn("Worker.retryLater")(function* (
       rows: ReadonlyArray<ClaimedRow>,
       error: DatabaseError
@@ -210,32 +234,47 @@ export class Worker extends Context.Service<
         error.message
       )
       const moved = yield* useSql("schedule retries", () =>
-        reschedule(
-          sql,
-          id,
-          rows.map((row) => ({ postbackId: row.id, delaySeconds: retryDelay(row.attempts) })),
-          error.message
-        )
+        sql.transaction(async (tx) => {
+          const again = await claimIds(
+            tx,
+            leaseSeconds,
+            rows.map((row) => row.id)
+          )
+          return reschedule(
+            tx,
+            again.map((row) => ({ postbackId: row.id, delaySeconds: retryDelay(row.attempts) })),
+            error.message
+          )
+        })
       ).pipe(
-        // If even that fails the database is gone; the lease brings the rows back.
+        // If even that fails the database is gone: the rows are still
+        // pending (the failed transaction rolled back), and are tried again.
         Effect.catchTag("DatabaseError", () => Effect.succeed([]))
       )
-      yield* report(
-        moved,
-        new Map(
-          rows.map((row) => [row.id, { userId: row.userId, points: 0n, error: error.message }])
-        )
-      )
+      const userOf = new Map(rows.map((row) => [row.id, row.userId]))
+      yield* report(moved, (postbackId) => ({
+        userId: userOf.get(postbackId) ?? null,
+        points: 0n,
+        error: error.message
+      }))
     })
 
     const runBatch: Effect.Effect<BatchReport> = Effect.gen(function* () {
-      const rows = yield* useSql("claim postbacks", () =>
-        claim(sql, id, leaseSeconds, config.workerBatchSize)
+      let rows: ReadonlyArray<ClaimedRow> = []
+      const batch = yield* Effect.result(
+        commit(
+          (tx) => claim(tx, leaseSeconds, config.workerBatchSize),
+          (claimed) => {
+            rows = claimed
+          }
+        )
       )
-      if (rows.length === 0) return { claimed: 0, credited: 0, failed: 0 }
-      const batch = yield* Effect.result(commit(rows))
       if (Result.isSuccess(batch)) {
-        return { claimed: rows.length, credited: batch.success, failed: 0 }
+        return { claimed: batch.success.claimed, credited: batch.success.credited, failed: 0 }
+      }
+      if (rows.length === 0) {
+        yield* Effect.logWarning("Worker could not claim postbacks", batch.failure.message)
+        return { claimed: 0, credited: 0, failed: 0 }
       }
       if (rows.length === 1) {
         yield* retryLater(rows, batch.failure)
@@ -246,23 +285,21 @@ export class Worker extends Context.Service<
       let credited = 0
       let failed = 0
       for (const row of rows) {
-        const single = yield* Effect.result(commit([row]))
+        const single = yield* Effect.result(
+          commit(
+            (tx) => claimIds(tx, leaseSeconds, [row.id]),
+            () => {}
+          )
+        )
         if (Result.isSuccess(single)) {
-          credited += single.success
+          credited += single.success.credited
         } else {
           failed++
           yield* retryLater([row], single.failure)
         }
       }
       return { claimed: rows.length, credited, failed }
-    }).pipe(
-      Effect.catchTag("DatabaseError", (error) =>
-        Effect.logWarning("Worker could not claim postbacks", error.message).pipe(
-          Effect.as({ claimed: 0, credited: 0, failed: 0 })
-        )
-      ),
-      Effect.withSpan("Worker.runBatch")
-    )
+    }).pipe(Effect.withSpan("Worker.runBatch"))
 
     const drain = Effect.gen(function* () {
       let total = 0
