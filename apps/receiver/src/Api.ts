@@ -91,8 +91,22 @@ export class MetricsAuth extends HttpApiMiddleware.Service<MetricsAuth>()("Metri
 
 // Health and metrics.
 
+/** The local spool (with `SPOOL_DIR` set): what it holds, and whether postbacks go to it. */
+export class SpoolHealth extends Schema.Class<SpoolHealth>("SpoolHealth")({
+  /** `idle`, `spooling` (the database is away), `replaying`, or `stopped` at a damaged entry. */
+  state: Schema.Literals(["idle", "spooling", "replaying", "stopped"]),
+  /** Postbacks in the journal, waiting for the database. */
+  entries: Schema.Number,
+  bytes: Schema.Number,
+  oldestAgeSeconds: Schema.Number,
+  /** Why replay stopped and what to do (state `stopped`). */
+  problem: Schema.NullOr(Schema.String)
+}) {}
+
 export class Health extends Schema.Class<Health>("Health")({
-  status: Schema.Literal("ok")
+  status: Schema.Literal("ok"),
+  /** Present only with the spool on. */
+  spool: Schema.optional(SpoolHealth)
 }) {}
 
 export class Readiness extends Schema.Class<Readiness>("Readiness")({

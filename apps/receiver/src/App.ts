@@ -14,6 +14,7 @@ import { GroupCommit } from "./Ingest/GroupCommit.ts"
 import { IngestCore } from "./Ingest/Ingest.ts"
 import { RetentionLive } from "./Retention.ts"
 import { Secrets } from "./Secrets.ts"
+import { Spool } from "./Spool/Spool.ts"
 import { WakeSignal } from "./WakeSignal.ts"
 import { RewardPolicyLive } from "./Worker/Rewards.ts"
 import { Worker, WorkerLoopLive } from "./Worker/Worker.ts"
@@ -31,6 +32,7 @@ export const makeReceiver = <E>(database: Layer.Layer<Database, E, ReceiverConfi
     Layer.provideMerge(base)
   )
   const edge = Layer.mergeAll(IngestEdge.layer, Worker.layer, Dispatcher.layer).pipe(
+    Layer.provideMerge(Spool.layer),
     Layer.provideMerge(services)
   )
   const server = ServerLive.pipe(Layer.provideMerge(edge))

@@ -251,7 +251,18 @@ export const receiverConfig = Config.all({
   ),
   /** Events each destination's claim takes at once. */
   forwardBatchSize: positiveInt("FORWARD_BATCH_SIZE", 100),
-  forwardEnabled: Config.Boolean("FORWARD_ENABLED").pipe(Config.withDefault(true))
+  forwardEnabled: Config.Boolean("FORWARD_ENABLED").pipe(Config.withDefault(true)),
+  // The spool (src/Spool/): off unless SPOOL_DIR is set.
+  /** The folder of the local journal that takes postbacks while PostgreSQL is away. */
+  spoolDir: Config.String("SPOOL_DIR").pipe(Config.option),
+  /** Bytes the journal may hold; past it postbacks are answered 503 again. */
+  spoolMaxBytes: positiveInt("SPOOL_MAX_BYTES", 256 * 1024 * 1024),
+  /** Age of the oldest spooled postback past which new ones are answered 503. */
+  spoolMaxAge: positiveInt("SPOOL_MAX_AGE_HOURS", 72).pipe(Config.map(Duration.hours)),
+  /** A journal segment takes appends up to this many bytes, then the next one starts. */
+  spoolSegmentBytes: positiveInt("SPOOL_SEGMENT_BYTES", 8 * 1024 * 1024),
+  /** How often the database is asked whether it is back while postbacks go to the spool. */
+  spoolProbeInterval: positiveInt("SPOOL_PROBE_MS", 1_000).pipe(Config.map(Duration.millis))
 })
 
 export type ReceiverSettings = Config.Success<typeof receiverConfig>

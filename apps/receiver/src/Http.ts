@@ -16,6 +16,7 @@ import type { IngestCore } from "./Ingest/Ingest.ts"
 import { INGEST_PATH } from "./Ingest/Route.ts"
 import { PageLive } from "./Page.ts"
 import type { Secrets } from "./Secrets.ts"
+import type { Spool } from "./Spool/Spool.ts"
 import type { WakeSignal } from "./WakeSignal.ts"
 
 const isIngest = (url: string | undefined): boolean => {
@@ -140,7 +141,7 @@ export const ApiLive = HttpApiBuilder.layer(ReceiverApi, { openapiPath: "/api/op
 export const HttpAppLive: Layer.Layer<
   never,
   never,
-  HttpServer.HttpServer | Database | Secrets | WakeSignal | ReceiverConfig | IngestCore
+  HttpServer.HttpServer | Database | Secrets | WakeSignal | ReceiverConfig | IngestCore | Spool
 > = HttpRouter.serve(Layer.mergeAll(ApiLive, PageLive), { disableLogger: true }).pipe(
   Layer.provide(NodeHttpServer.layerHttpServices)
 )

@@ -1,17 +1,30 @@
 import { Effect } from "effect"
 import { HttpApiBuilder } from "effect/http-api"
-import { Health, Readiness, ReceiverApi, Unavailable } from "../Api.ts"
+import { Health, Readiness, ReceiverApi, SpoolHealth, Unavailable } from "../Api.ts"
 import { Database, useSql } from "../Db/Database.ts"
+import { Spool } from "../Spool/Spool.ts"
 
 /**
- * `/healthz` answers while the process runs; `/readyz` asks the database,
- * and a failure there is its answer (503), not an error.
+ * `/healthz` answers while the process runs (with the spool's state when
+ * it is on: the receiver is healthy while it answers from its spool);
+ * `/readyz` asks the database, and a failure there is its answer (503),
+ * not an error.
  */
 export const HealthLive = HttpApiBuilder.group(ReceiverApi, "health", (handlers) =>
   Effect.gen(function* () {
     const { sql } = yield* Database
+    const spool = yield* Spool
     return handlers
-      .handle("healthz", () => Effect.succeed(new Health({ status: "ok" })))
+      .handle("healthz", () =>
+        Effect.sync(() => {
+          const status = spool.status()
+          return new Health(
+            status === undefined
+              ? { status: "ok" }
+              : { status: "ok", spool: new SpoolHealth(status) }
+          )
+        })
+      )
       .handle(
         "readyz",
         Effect.fn("Health.readyz")(function* () {

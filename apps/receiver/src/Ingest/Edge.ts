@@ -11,13 +11,14 @@ import type { Decimal } from "@org/postback-schema"
 import { Context, Effect, Layer, LogLevel, Metric, References } from "effect"
 import { ReceiverConfig } from "../Config.ts"
 import type { RawRequest } from "../Db/schema.ts"
+import { Spool } from "../Spool/Spool.ts"
 import { GroupCommit, QueueFull, StoreRefused } from "./GroupCommit.ts"
 import { type InboxRow, storableJson } from "./InboxSql.ts"
 import { IngestCore } from "./Ingest.ts"
 
 const received = Metric.counter("receiver_postbacks_received_total", {
   description:
-    "Postback deliveries by outcome (accepted, held, duplicate, rejected, unauthorized, unavailable, too_large, unsupported, method_not_allowed, probe)",
+    "Postback deliveries by outcome (accepted, held, duplicate, spooled, rejected, unauthorized, unavailable, too_large, unsupported, method_not_allowed, probe)",
   incremental: true
 })
 const outcome = (name: string) => Metric.withAttributes(received, { outcome: name })
@@ -25,6 +26,7 @@ const counters = {
   accepted: outcome("accepted"),
   held: outcome("held"),
   duplicate: outcome("duplicate"),
+  spooled: outcome("spooled"),
   rejected: outcome("rejected"),
   unauthorized: outcome("unauthorized"),
   unavailable: outcome("unavailable"),
@@ -138,15 +140,19 @@ export interface IngestEdgeShape {
   readonly drain: () => void
 }
 
+/** What the edge is built from. */
+type IngestEdgeServiceDependencies = ReceiverConfig | GroupCommit | IngestCore | Spool
+
 export class IngestEdge extends Context.Service<IngestEdge, IngestEdgeShape>()(
   "@org/receiver/IngestEdge"
 ) {
-  static readonly layer: Layer.Layer<IngestEdge, never, ReceiverConfig | GroupCommit | IngestCore> =
+  static readonly layer: Layer.Layer<IngestEdge, never, IngestEdgeServiceDependencies> =
     Layer.effect(
       IngestEdge,
       Effect.gen(function* () {
         const config = yield* ReceiverConfig
         const groupCommit = yield* GroupCommit
+        const spool = yield* Spool
         const ingest = yield* IngestCore
         // The one place where `node:http` callbacks enter Effect: logs and
         // metrics run with the services this layer was built with.
@@ -286,9 +292,28 @@ export class IngestEdge extends Context.Service<IngestEdge, IngestEdgeShape>()(
           switch (classified._tag) {
             case "Accepted": {
               const row = toRow(classified, arrival)
-              groupCommit.enqueue(
+              spool.enqueue(
                 row,
+                () => rawOf(request, classified.raw),
                 (stored) => {
+                  if ("spooled" in stored) {
+                    // Durable in the spool's journal; stored in the database on replay.
+                    count(stored.duplicate ? counters.duplicate : counters.spooled)
+                    sendJson(
+                      response,
+                      200,
+                      `{"status":"spooled","id":null,"duplicate":${stored.duplicate}}`
+                    )
+                    logDelivery(receivedAt, {
+                      outcome: stored.duplicate ? "duplicate" : "spooled",
+                      status: 200,
+                      source: row.source,
+                      offerId: row.offerId,
+                      payout: row.payout,
+                      userId: row.userId
+                    })
+                    return
+                  }
                   const outcome = stored.duplicate
                     ? "duplicate"
                     : row.status === "held"
