@@ -293,7 +293,11 @@ const Flag = Schema.Struct({ code: Schema.String, path: Schema.String, message: 
 
 /** One delivery of a postback, from the delivery log. */
 export class DeliveryEntry extends Schema.Class<DeliveryEntry>("DeliveryEntry")({
-  id: Schema.Number,
+  /**
+   * The repeat delivery's log row; null for the postback's first delivery,
+   * which is kept on the postback row itself.
+   */
+  id: Schema.NullOr(Schema.Number),
   /** When the request arrived (the receiver's clock). */
   receivedAt: Schema.DateFromString,
   source: Schema.String,

@@ -1,5 +1,7 @@
-// The delivery log: one row per authenticated delivery that was stored or
-// kept, written in the same statement as the inbox row. First at the group
+// The delivery log (the view delivery_log): one entry per authenticated
+// delivery that was stored or kept, written in the same statement as the
+// inbox row; a postback's first delivery kept on its row, the repeats in
+// the deliveries table. First at the group
 // commit (duplicates folded inside one batch, a batch that fails), then over
 // HTTP through the whole receiver (accepted, duplicate, rejected, test, 401).
 import { expect, layer } from "@effect/vitest"
@@ -41,12 +43,12 @@ interface DeliveryRow {
 const deliveriesOf = (sql: SqlRunner, ids: ReadonlyArray<number>) =>
   Effect.promise(() =>
     sql.query<DeliveryRow>(
-      "SELECT postback_id, received_at, source, http_status, answer_ms::text AS answer_ms FROM deliveries WHERE postback_id = ANY($1::bigint[]) ORDER BY id",
+      "SELECT postback_id, received_at, source, http_status, answer_ms::text AS answer_ms FROM delivery_log WHERE postback_id = ANY($1::bigint[]) ORDER BY postback_id, id NULLS FIRST",
       [ids]
     )
   )
 
-const count = (sql: SqlRunner, table: "deliveries" | "postbacks") =>
+const count = (sql: SqlRunner, table: "delivery_log" | "deliveries" | "postbacks") =>
   Effect.promise(async () => {
     const [row] = await sql.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${table}`)
     return Number(row!.n)
@@ -100,6 +102,17 @@ for (const database of testDatabases) {
             expect(again).toEqual({ id: stored[0]!.id, duplicate: true })
             expect(yield* deliveriesOf(sql, [stored[0]!.id])).toHaveLength(4)
             expect(yield* deliveriesOf(sql, [stored[3]!.id])).toHaveLength(1)
+            // the first delivery of each postback is kept on its row: only the
+            // repeats (two folded in the batch, one later) are log table rows
+            const tableRows = yield* Effect.promise(() =>
+              sql.query<{ postback_id: string; n: string }>(
+                "SELECT postback_id, count(*)::text AS n FROM deliveries WHERE postback_id = ANY($1::bigint[]) GROUP BY postback_id",
+                [[stored[0]!.id, stored[3]!.id]]
+              )
+            )
+            expect(tableRows.map((r) => [Number(r.postback_id), r.n])).toEqual([
+              [stored[0]!.id, "3"]
+            ])
             yield* Effect.promise(() => groupCommit.close())
           })
       )
@@ -208,7 +221,7 @@ for (const database of testDatabases) {
                 )
                 yield* eventually(async () => {
                   const rows = await sql.query<{ n: string }>(
-                    "SELECT count(*)::text AS n FROM deliveries WHERE postback_id = $1",
+                    "SELECT count(*)::text AS n FROM delivery_log WHERE postback_id = $1",
                     [stored.id]
                   )
                   return rows[0]!.n === "1" ? true : undefined
@@ -221,7 +234,7 @@ for (const database of testDatabases) {
       it.effect("a batch that fails stores neither postbacks nor deliveries", () =>
         Effect.gen(function* () {
           const { sql } = yield* Database
-          const before = [yield* count(sql, "postbacks"), yield* count(sql, "deliveries")]
+          const before = [yield* count(sql, "postbacks"), yield* count(sql, "delivery_log")]
           // A runner whose statement fails like a lost connection (not the rows' fault).
           const failing: SqlRunner = {
             query: () =>
@@ -239,7 +252,9 @@ for (const database of testDatabases) {
             )
           )
           expect(error).toBeInstanceOf(StoreUnavailable)
-          expect([yield* count(sql, "postbacks"), yield* count(sql, "deliveries")]).toEqual(before)
+          expect([yield* count(sql, "postbacks"), yield* count(sql, "delivery_log")]).toEqual(
+            before
+          )
           yield* Effect.promise(() => groupCommit.close())
         })
       )
@@ -291,7 +306,7 @@ for (const database of testDatabases) {
 
           const before = [
             yield* count(receiver.sql, "postbacks"),
-            yield* count(receiver.sql, "deliveries")
+            yield* count(receiver.sql, "delivery_log")
           ]
           const wrong = yield* post(
             `${receiver.baseUrl}/postbacks?secret=${TEST_SECRET.replace("test", "best")}`,
@@ -301,7 +316,7 @@ for (const database of testDatabases) {
           expect(wrong.status).toBe(401)
           expect([
             yield* count(receiver.sql, "postbacks"),
-            yield* count(receiver.sql, "deliveries")
+            yield* count(receiver.sql, "delivery_log")
           ]).toEqual(before)
         })
     )

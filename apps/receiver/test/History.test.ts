@@ -586,7 +586,12 @@ for (const database of testDatabases) {
             actions: []
           })
           expect(detail.body.deliveries).toHaveLength(2)
-          expect(detail.body.deliveries[0].id).toBeGreaterThan(detail.body.deliveries[1].id)
+          // newest first: the retry's log row, then the first delivery, kept on the postback row
+          expect(detail.body.deliveries[0].id).toEqual(expect.any(Number))
+          expect(detail.body.deliveries[1].id).toBeNull()
+          expect(Date.parse(detail.body.deliveries[0].receivedAt)).toBeGreaterThanOrEqual(
+            Date.parse(detail.body.deliveries[1].receivedAt)
+          )
           for (const d of detail.body.deliveries) {
             expect(d).toMatchObject({ source: "post-json", httpStatus: 200 })
             expect(typeof d.answerMs).toBe("number")

@@ -159,7 +159,7 @@ describe.skipIf(testDatabaseUrl === undefined)("the local spool (PostgreSQL)", (
         })
         const [log] = yield* Effect.promise(() =>
           query<{ n: string }>(
-            "SELECT count(*)::text AS n FROM deliveries d JOIN postbacks p ON p.id = d.postback_id WHERE p.user_id = 'spool-7'"
+            "SELECT count(*)::text AS n FROM delivery_log d JOIN postbacks p ON p.id = d.postback_id WHERE p.user_id = 'spool-7'"
           )
         )
         expect(log!.n).toBe("2")

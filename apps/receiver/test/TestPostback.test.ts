@@ -82,7 +82,7 @@ for (const database of testDatabases) {
           // It arrived as a delivery of the ingest route, and is in the audit trail.
           const [delivery] = yield* Effect.promise(() =>
             receiver.sql.query<{ source: string; http_status: number }>(
-              "SELECT source, http_status FROM deliveries WHERE postback_id = $1",
+              "SELECT source, http_status FROM delivery_log WHERE postback_id = $1",
               [id]
             )
           )

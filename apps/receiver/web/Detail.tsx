@@ -222,7 +222,7 @@ export const Detail = (props: {
                   </thead>
                   <tbody>
                     {(postback.deliveries ?? []).map((delivery) => (
-                      <tr key={delivery.id}>
+                      <tr key={delivery.id ?? "first"}>
                         <td class="nowrap">{formatTime(delivery.receivedAt, tz)}</td>
                         <td>{delivery.source}</td>
                         <td class="num">{delivery.httpStatus}</td>

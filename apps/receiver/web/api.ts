@@ -41,7 +41,8 @@ export interface Page<A> {
 }
 
 export interface Delivery {
-  readonly id: number
+  /** Null for the postback's first delivery (kept on its row). */
+  readonly id: number | null
   readonly receivedAt: string
   readonly source: string
   readonly httpStatus: number

@@ -22,7 +22,8 @@ export interface TransactionRow {
 
 /** One delivery of a postback (the delivery log). */
 export interface DeliveryRow {
-  readonly id: number
+  /** The `deliveries` row; null for the first delivery, kept on the postback row. */
+  readonly id: number | null
   readonly receivedAt: Date
   readonly source: string
   readonly httpStatus: number
@@ -82,8 +83,10 @@ export interface KeysetPage<A, K> {
 }
 
 /**
- * The postback's deliveries from the delivery log, newest first, at most
- * `limit` (rows older than `DELIVERY_LOG_RETENTION_DAYS` are gone).
+ * The postback's deliveries from the delivery log (the view `delivery_log`:
+ * the first delivery kept on the postback row, id null, and the repeat
+ * deliveries, whose rows older than `DELIVERY_LOG_RETENTION_DAYS` are gone),
+ * newest first, at most `limit`.
  */
 export const postbackDeliveries = async (
   sql: SqlRunner,
@@ -91,17 +94,17 @@ export const postbackDeliveries = async (
   limit: number = DETAIL_DELIVERIES
 ): Promise<ReadonlyArray<DeliveryRow>> => {
   const rows = await sql.query<{
-    id: string
+    id: string | null
     received_at: Date
     source: string
     http_status: number
     answer_ms: string
   }>(
-    "SELECT id, received_at, source, http_status, answer_ms::text AS answer_ms FROM deliveries WHERE postback_id = $1 ORDER BY id DESC LIMIT $2",
+    "SELECT id, received_at, source, http_status, answer_ms::text AS answer_ms FROM delivery_log WHERE postback_id = $1 ORDER BY received_at DESC, id DESC NULLS LAST LIMIT $2",
     [id, limit]
   )
   return rows.map((r) => ({
-    id: Number(r.id),
+    id: r.id === null ? null : Number(r.id),
     receivedAt: r.received_at,
     source: r.source,
     httpStatus: r.http_status,

@@ -116,6 +116,18 @@ export const postbacks = pgTable(
      * (200, 400, ...), written in the same statement as the delivery log row.
      */
     lastHttpStatus: smallint("last_http_status"),
+    /**
+     * The first delivery of this postback, in the delivery log: when it
+     * arrived (the receiver's clock) and its time to answer in milliseconds
+     * (as `deliveries.answer_ms`). Kept on the row, written by the statement
+     * that inserts it, so a postback delivered once (nearly all) costs no
+     * delivery log row; its source is `source`, its status 200 (400 and so
+     * on for a request stored as rejected: `last_http_status`). Null on rows
+     * stored before the delivery log moved here: their first delivery is in
+     * `deliveries`. The view `delivery_log` joins both.
+     */
+    firstDeliveredAt: timestamp("first_delivered_at", { withTimezone: true, mode: "date" }),
+    firstAnswerMs: numeric("first_answer_ms", { precision: 12, scale: 3 }),
     // Operator actions (src/Admin/Actions.ts).
     /**
      * A `repaired` row: the postback its corrected request was re-ingested
@@ -158,11 +170,14 @@ export const postbacks = pgTable(
 )
 
 /**
- * The delivery log: one row per authenticated delivery that was stored or
- * kept (accepted, duplicate, held, rejected), written in the same statement
- * as its postback row (no extra round trip). Unauthenticated requests are
- * only counted in a metric; a delivery answered 503 stores nothing.
- * Rows older than `DELIVERY_LOG_RETENTION_DAYS` are deleted in small batches.
+ * The delivery log's repeat deliveries: one row per authenticated delivery
+ * that was stored or kept (accepted, duplicate, held, rejected) except the
+ * first of each postback, which is kept on the postback row
+ * (`first_delivered_at`, `first_answer_ms`); the view `delivery_log` shows
+ * both as one log. Written in the same statement as the postback rows (no
+ * extra round trip). Unauthenticated requests are only counted in a metric;
+ * a delivery answered 503 stores nothing. Rows older than
+ * `DELIVERY_LOG_RETENTION_DAYS` are deleted in small batches.
  */
 export const deliveries = pgTable(
   "deliveries",

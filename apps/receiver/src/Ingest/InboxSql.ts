@@ -62,8 +62,13 @@ export interface InsertedRow {
 }
 
 // The group-commit statement: the inbox rows and, in the same statement
-// (a data-modifying CTE, so no extra round trip), one delivery log row per
-// delivery. Every column travels as one text[] parameter,
+// (a data-modifying CTE, so no extra round trip), the delivery log. The
+// first delivery of a postback this statement inserts is kept on its row
+// (first_delivered_at, first_answer_ms: `$20`, `$21`, from the first
+// delivery passed for its key), so a postback delivered once, nearly every
+// one, writes no log row; every other delivery (a retry folded in the batch,
+// or any delivery of a postback stored before) is a row of `deliveries`
+// (`$22` marks the first of each key). Every column travels as one text[] parameter,
 // so the statement text is the same for every batch size and stays one
 // prepared statement; casts happen in SQL, where they are exact (numeric,
 // timestamptz) and where PostgreSQL and PGlite agree on array parameters.
@@ -84,7 +89,7 @@ export interface InsertedRow {
 // writes none. With no destination the join is empty: one probe.
 // A row replayed from the spool keeps the time it was delivered as its
 // `received_at` (`$15`, null for every other row: the statement's time).
-// A delivery's `answer_ms` is its wait for the batch (the receiver's
+// A delivery's `answer_ms` (and a row's `first_answer_ms`) is its wait for the batch (the receiver's
 // monotonic clock, passed in) plus the statement's time until the log row is
 // written (`clock_timestamp() - statement_timestamp()`, the database's
 // clock): each difference is taken on one clock, so no skew between the two
@@ -95,21 +100,24 @@ WITH ins AS (
   INSERT INTO postbacks AS p (
     dedup_key, status, source, offer_id, advertiser_name, payout, occurred_at,
     is_loyalty_boost, payload, user_id, delivery_count, flags, errors, next_attempt_at,
-    test, last_http_status, received_at
+    test, last_http_status, received_at, first_delivered_at, first_answer_ms
   )
   SELECT
     b.dedup_key, b.status, b.source, b.offer_id, b.advertiser_name, b.payout::numeric,
     b.occurred_at::timestamptz, b.is_loyalty_boost::boolean, b.payload::jsonb, b.user_id,
     b.delivery_count::integer, b.flags::jsonb, b.problems::jsonb,
     CASE WHEN b.status = 'pending' THEN now() END,
-    b.test::boolean, 200, coalesce(b.received_at::timestamptz, now())
+    b.test::boolean, 200, coalesce(b.received_at::timestamptz, now()),
+    b.first_delivered_at::timestamptz,
+    round(b.first_wait_ms::numeric + extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000, 3)
   FROM unnest(
     $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
     $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],
-    $14::text[], $15::text[]
+    $14::text[], $15::text[], $20::text[], $21::text[]
   ) AS b(
     dedup_key, status, source, offer_id, advertiser_name, payout, occurred_at,
-    is_loyalty_boost, payload, user_id, delivery_count, flags, problems, test, received_at
+    is_loyalty_boost, payload, user_id, delivery_count, flags, problems, test, received_at,
+    first_delivered_at, first_wait_ms
   )
   ORDER BY b.dedup_key COLLATE "C"
   ON CONFLICT (dedup_key) DO UPDATE
@@ -151,32 +159,26 @@ WITH ins AS (
   INSERT INTO deliveries (postback_id, received_at, source, http_status, answer_ms)
   SELECT ins.id, coalesce(d.received_at::timestamptz, now()), d.source, 200,
     round(d.wait_ms::numeric + extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000, 3)
-  FROM unnest($16::text[], $17::text[], $18::text[], $19::text[])
-    AS d(dedup_key, received_at, source, wait_ms)
+  FROM unnest($16::text[], $17::text[], $18::text[], $19::text[], $22::text[])
+    AS d(dedup_key, received_at, source, wait_ms, first)
   JOIN ins ON ins.dedup_key = d.dedup_key
+  WHERE NOT (ins.inserted AND d.first::boolean)
 )
 SELECT id, dedup_key, inserted FROM ins`
 
-// Rejected rows have no key to match them back by: they are inserted in
-// input order, so the ids the sequence hands out, ascending, are theirs in
-// that order; the delivery log rows are matched to them the same way.
+// A rejected request is a row of its own, never folded: its one delivery is
+// kept on it (first_delivered_at, first_answer_ms; its status is
+// last_http_status), so it writes no delivery log row.
 const INSERT_REJECTED = `
-WITH ins AS (
-  INSERT INTO postbacks (status, source, request, errors, test, last_http_status)
-  SELECT 'rejected', b.source, b.request::jsonb, b.errors::jsonb, b.test::boolean,
-    b.http_status::smallint
-  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
-    WITH ORDINALITY AS b(source, request, errors, test, http_status, n)
-  ORDER BY b.n
-  RETURNING id, source, last_http_status
-), logged AS (
-  INSERT INTO deliveries (postback_id, received_at, source, http_status, answer_ms)
-  SELECT r.id, coalesce(d.received_at::timestamptz, now()), r.source, r.last_http_status,
-    round(d.wait_ms::numeric + extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000, 3)
-  FROM (SELECT id, source, last_http_status, row_number() OVER (ORDER BY id) AS n FROM ins) AS r
-  JOIN unnest($6::text[], $7::text[]) WITH ORDINALITY AS d(received_at, wait_ms, n) USING (n)
-)
-SELECT id FROM ins`
+INSERT INTO postbacks (status, source, request, errors, test, last_http_status,
+  first_delivered_at, first_answer_ms)
+SELECT 'rejected', b.source, b.request::jsonb, b.errors::jsonb, b.test::boolean,
+  b.http_status::smallint, coalesce(b.received_at::timestamptz, now()),
+  round(b.wait_ms::numeric + extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000, 3)
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+  WITH ORDINALITY AS b(source, request, errors, test, http_status, received_at, wait_ms, n)
+ORDER BY b.n
+RETURNING id`
 
 /** Milliseconds (3 decimals) from `arrivedAt` until `sentAt`, both `performance.now()`. */
 const waitMs = (arrivedAt: number | undefined, sentAt: number): string =>
@@ -193,15 +195,29 @@ export interface AcceptedDelivery extends DeliveryTiming {
 
 /**
  * Writes a batch of accepted postbacks (distinct dedup keys) and their
- * deliveries' log rows (all 200) in one statement. `deliveries` defaults to
- * one per row (the row's own timing); each must name a dedup key of `rows`.
+ * deliveries (all answered 200) in one statement. `deliveries` defaults to
+ * one per row (the row's own timing); each must name a dedup key of `rows`,
+ * and the first listed for a key is the row's first delivery: kept on the
+ * row when the statement inserts it, a `deliveries` row like the others when
+ * the postback was stored before.
  */
 export const insertPostbacks = async (
   sql: SqlRunner,
   rows: ReadonlyArray<InboxRow>,
   deliveries: ReadonlyArray<AcceptedDelivery> = rows
 ): Promise<ReadonlyArray<InsertedRow>> => {
-  const columns: Array<Array<string | null>> = Array.from({ length: 19 }, () => [])
+  const columns: Array<Array<string | null>> = Array.from({ length: 22 }, () => [])
+  const sentAt = performance.now()
+  const first = new Map<string, AcceptedDelivery>()
+  for (const delivery of deliveries) {
+    const isFirst = !first.has(delivery.dedupKey)
+    if (isFirst) first.set(delivery.dedupKey, delivery)
+    columns[15]!.push(delivery.dedupKey)
+    columns[16]!.push(delivery.receivedAt?.toISOString() ?? null)
+    columns[17]!.push(delivery.source)
+    columns[18]!.push(waitMs(delivery.arrivedAt, sentAt))
+    columns[21]!.push(isFirst ? "t" : "f")
+  }
   for (const row of rows) {
     columns[0]!.push(row.dedupKey)
     columns[1]!.push(row.status)
@@ -218,13 +234,9 @@ export const insertPostbacks = async (
     columns[12]!.push(row.problems)
     columns[13]!.push(row.test === true ? "t" : "f")
     columns[14]!.push(row.replayed === true ? (row.receivedAt?.toISOString() ?? null) : null)
-  }
-  const sentAt = performance.now()
-  for (const delivery of deliveries) {
-    columns[15]!.push(delivery.dedupKey)
-    columns[16]!.push(delivery.receivedAt?.toISOString() ?? null)
-    columns[17]!.push(delivery.source)
-    columns[18]!.push(waitMs(delivery.arrivedAt, sentAt))
+    const own = first.get(row.dedupKey)
+    columns[19]!.push(own === undefined ? null : (own.receivedAt ?? new Date()).toISOString())
+    columns[20]!.push(own === undefined ? null : waitMs(own.arrivedAt, sentAt))
   }
   const result = await sql.query<{ id: string; dedup_key: string; inserted: boolean }>(
     INSERT_POSTBACKS,
@@ -234,8 +246,8 @@ export const insertPostbacks = async (
 }
 
 /**
- * Keeps rejected requests for debugging, with their deliveries' log rows, in
- * one statement; their ids, in the order of `rows`.
+ * Keeps rejected requests for debugging, each with its one delivery kept on
+ * its row, in one statement; their ids, in the order of `rows`.
  */
 export const insertRejected = async (
   sql: SqlRunner,
@@ -248,7 +260,7 @@ export const insertRejected = async (
     rows.map((row) => storableJson(row.errors)),
     rows.map((row) => (row.test === true ? "t" : "f")),
     rows.map((row) => String(row.httpStatus ?? 400)),
-    rows.map((row) => row.receivedAt?.toISOString() ?? null),
+    rows.map((row) => (row.receivedAt ?? new Date()).toISOString()),
     rows.map((row) => waitMs(row.arrivedAt, sentAt))
   ])
   return result.map((r) => Number(r.id)).sort((a, b) => a - b)
