@@ -62,6 +62,8 @@ const backendPids = async (query: Query, database: string): Promise<Array<number
     )
   ).map((row) => Number(row.pid))
 
+const databaseName = (url: string) => new URL(url).pathname.slice(1)
+
 const sumCpu = (pids: ReadonlyArray<number>): number | undefined => {
   let total = 0
   for (const pid of pids) {
@@ -70,6 +72,42 @@ const sumCpu = (pids: ReadonlyArray<number>): number | undefined => {
     total += ms
   }
   return total
+}
+
+/**
+ * CPU time of a receiver process and of the database server's processes for
+ * its database, from `start()` to `stop()`: milliseconds each, `undefined`
+ * where /proc cannot tell.
+ */
+const cpuMeter = (query: Query, database: string, receiver: Receiver) => {
+  let receiver0: number | undefined
+  let backends0 = new Map<number, number>()
+  return {
+    start: async () => {
+      receiver0 = cpuMs(receiver.pid)
+      backends0 = new Map(
+        (await backendPids(query, database)).map((pid) => [pid, cpuMs(pid) ?? Number.NaN])
+      )
+    },
+    stop: async () => {
+      const receiverNow = cpuMs(receiver.pid)
+      let backends: number | undefined = 0
+      for (const pid of await backendPids(query, database)) {
+        const ms = cpuMs(pid)
+        backends =
+          ms === undefined || backends === undefined
+            ? undefined
+            : backends + ms - (backends0.get(pid) ?? 0)
+      }
+      return {
+        receiver:
+          receiverNow === undefined || receiver0 === undefined
+            ? undefined
+            : receiverNow - receiver0,
+        postgres: backends === undefined || Number.isNaN(backends) ? undefined : backends
+      }
+    }
+  }
 }
 
 /** "12 µs per row" from CPU milliseconds over `rows`, or "unknown". */
@@ -137,7 +175,7 @@ const drainOurs = async (
 
     const worker = await Receiver.make({ env })
     await worker.start()
-    const name = new URL(database.url).pathname.slice(1)
+    const name = databaseName(database.url)
     const receiverCpu0 = cpuMs(worker.pid)
     const pids = await backendPids(reader.query, name)
     const backendCpu0 = sumCpu(pids)
@@ -231,7 +269,7 @@ const drainGraphile = async (
       "backlog made",
       `${int(size)} jobs in ${((Date.now() - t0) / 1000).toFixed(1)} s (graphile_worker.add_jobs)`
     ])
-    const name = new URL(database.url).pathname.slice(1)
+    const name = databaseName(database.url)
     const marks: Array<number> = []
     let done = 0
     let finished: () => void = () => {}
@@ -331,7 +369,11 @@ const WARM_UP_SECONDS = 2
  * fetch-based generator: on two shared cores the generator has to be the
  * cheapest process in the room.
  */
-const load = async (url: string, seconds: number): Promise<Load> => {
+const load = async (
+  url: string,
+  seconds: number,
+  onMeasure: () => Promise<void> = async () => {}
+): Promise<Load> => {
   const tag = randomUUID().slice(0, 8)
   let n = 0
   const body = () =>
@@ -355,6 +397,7 @@ const load = async (url: string, seconds: number): Promise<Load> => {
       requests: [{ setupRequest: (request) => ({ ...request, body: body() }) }]
     })
   const warmUp = await drive(WARM_UP_SECONDS)
+  await onMeasure()
   const startedAt = new Date()
   const result = await drive(seconds)
   return {
@@ -388,17 +431,27 @@ const untilSettled = async (query: Query, limitMs: number): Promise<number> => {
   return Date.now() - t0
 }
 
+/** CPU per acknowledged row of a load: the receiver's and PostgreSQL's. */
+const cpuText = (
+  cpu: { receiver: number | undefined; postgres: number | undefined },
+  rows: number
+) => `receiver ${perRow(cpu.receiver, rows)}, PostgreSQL ${perRow(cpu.postgres, rows)}`
+
 /** Ingest alone (worker off) under the load, on a fresh PostgreSQL database. */
-const ingestAlone = async (seconds: number): Promise<Load> => {
+const ingestAlone = async (seconds: number): Promise<{ load: Load; cpu: string }> => {
   const database = await createDatabase()
+  const reader = postgresReader(database.url)
   const receiver = await Receiver.make({
     env: { DATABASE_URL: database.url, WORKER_ENABLED: "false" }
   })
   try {
     await receiver.start()
-    return await load(receiver.postbackUrl, seconds)
+    const meter = cpuMeter(reader.query, databaseName(database.url), receiver)
+    const result = await load(receiver.postbackUrl, seconds, meter.start)
+    return { load: result, cpu: cpuText(await meter.stop(), result.ok) }
   } finally {
     await receiver.remove()
+    await reader.close()
     await database.drop()
   }
 }
@@ -435,7 +488,9 @@ const endToEnd = async (seconds: number): Promise<SuiteResult> => {
   const receiver = await Receiver.make({ env: { DATABASE_URL: database.url } })
   try {
     await receiver.start()
-    const both = await load(receiver.postbackUrl, seconds)
+    const meter = cpuMeter(reader.query, databaseName(database.url), receiver)
+    const both = await load(receiver.postbackUrl, seconds, meter.start)
+    const cpu = await meter.stop()
     const drained = await untilSettled(reader.query, 600_000)
     await receiver.stop()
     const acked = await count(reader.query, "true")
@@ -447,15 +502,17 @@ const endToEnd = async (seconds: number): Promise<SuiteResult> => {
     return {
       name: `end to end: ingest and worker together vs ingest alone (PostgreSQL, 50 connections, ${seconds} s after ${WARM_UP_SECONDS} s of warm-up)`,
       figures: [
-        ["ingest alone (worker off)", acknowledged(alone)],
+        ["ingest alone (worker off)", acknowledged(alone.load)],
+        ["ingest alone: CPU per acknowledged row", alone.cpu],
         ["with the worker: acknowledged", acknowledged(both)],
+        ["with the worker: CPU per acknowledged row", cpuText(cpu, both.ok)],
         [
           "with the worker: credited",
           `${int(creditedSustained)}/s during the load (${int(ackedSustained)} acknowledged/s by the rows' time stamps); all ${int(credited)} of ${int(acked)} rows credited ${(drained / 1000).toFixed(1)} s after the load`
         ],
         [
           "end to end vs ingest alone",
-          `acknowledged ${ratio(both.rate, alone.rate)}, credited ${ratio(creditedSustained, alone.rate)} (${int(both.rate)}/s and ${int(creditedSustained)}/s vs ${int(alone.rate)}/s)`
+          `acknowledged ${ratio(both.rate, alone.load.rate)}, credited ${ratio(creditedSustained, alone.load.rate)} (${int(both.rate)}/s and ${int(creditedSustained)}/s vs ${int(alone.load.rate)}/s)`
         ],
         [
           "oldest pending age",

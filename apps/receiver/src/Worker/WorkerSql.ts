@@ -85,7 +85,8 @@ SELECT picked.* FROM lease CROSS JOIN (
 // Settle a claimed batch in one statement: the reward transactions, each
 // user's balance by the sum of what was actually inserted, and every
 // postback's final status, why, and the attempt counted. The batch travels
-// as one JSON array (one parameter, parsed once by the server), and each
+// as one JSON array (one parameter, parsed once by the server: as jsonb, so
+// that each outcome is taken out of it as jsonb, not parsed again), and each
 // explanation once: the ledger entry of a credit reuses its settlement's
 // `outcome` unless the credit carries its own.
 //
@@ -98,7 +99,7 @@ SELECT picked.* FROM lease CROSS JOIN (
 // caller's (claimed in this transaction), so every one of them is settled.
 const SETTLE = `
 WITH input AS (
-  SELECT * FROM json_to_recordset($1::json)
+  SELECT * FROM jsonb_to_recordset($1::jsonb)
     AS f(id bigint, status text, outcome jsonb, error text,
          user_id text, points bigint, payout numeric, explanation jsonb)
 ), inserted AS (
