@@ -7,6 +7,7 @@ import { Database } from "./Db/Database.ts"
 import { LoggingLive } from "./Logging.ts"
 import { reconcileCommand } from "./Reconcile/Command.ts"
 import { Secrets } from "./Secrets.ts"
+import { spoolCommand } from "./Spool/Command.ts"
 
 const serveReceiver = Layer.launch(
   ReceiverLive.pipe(Layer.provide(ReceiverConfig.layer), Layer.provide(LoggingLive))
@@ -38,8 +39,8 @@ const urls = Command.make("urls", {}, () =>
 
 export const receiver = Command.make("receiver", {}, () => serveReceiver).pipe(
   Command.withDescription("MomentScience postback receiver"),
-  Command.withSubcommands([serve, migrate, urls, reconcileCommand])
+  Command.withSubcommands([serve, migrate, urls, reconcileCommand, spoolCommand])
 )
 
-/** Runs the command line of this process (`receiver [serve|migrate|urls|reconcile]`). */
+/** Runs the command line of this process (`receiver [serve|migrate|urls|reconcile|spool]`). */
 export const run = Command.run(receiver, { version: "0.0.0" })

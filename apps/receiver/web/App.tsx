@@ -3,6 +3,7 @@ import { type Api, type ApiError, checkToken, makeApi } from "./api.ts"
 import { Destinations } from "./Destinations.tsx"
 import { History } from "./History.tsx"
 import { Reconcile } from "./Reconcile.tsx"
+import { SpoolBanner } from "./SpoolBanner.tsx"
 import { Users } from "./Users.tsx"
 
 const TOKEN_KEY = "receiver.adminToken"
@@ -107,6 +108,7 @@ export const App = () => {
           Sign out
         </button>
       </header>
+      <SpoolBanner />
       <main>
         {/* The history stays mounted behind the users view, so its filter and pages survive. */}
         <div hidden={tab !== "postbacks"}>

@@ -250,3 +250,19 @@ export const checkToken = async (token: string): Promise<void> => {
   })
   if (!response.ok) throw await toError(response)
 }
+
+/** The local spool as `/healthz` reports it (absent when `SPOOL_DIR` is not set). */
+export interface SpoolHealth {
+  readonly state: "idle" | "spooling" | "replaying" | "stopped"
+  readonly entries: number
+  readonly bytes: number
+  readonly oldestAgeSeconds: number
+  readonly problem: string | null
+}
+
+/** `GET /healthz`'s spool (no token: it answers while the database is away). */
+export const spoolHealth = async (): Promise<SpoolHealth | undefined> => {
+  const response = await fetch("/healthz")
+  if (!response.ok) throw await toError(response)
+  return ((await response.json()) as { spool?: SpoolHealth }).spool
+}

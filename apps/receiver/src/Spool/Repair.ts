@@ -1,5 +1,6 @@
 import {
   closeSync,
+  existsSync,
   fsyncSync,
   openSync,
   readdirSync,
@@ -81,6 +82,11 @@ export const skipDamage = (
   offset: number
 ): { readonly keptAs: string; readonly bytes: number } => {
   const file = join(dir, segmentName(seq))
+  if (!existsSync(file)) {
+    throw new NothingToSkip(
+      `${dir} has no segment ${seq} (${segmentName(seq)}); see receiver spool inspect`
+    )
+  }
   const data = readFileSync(file)
   const region = parseSegment(data).damaged.find((d) => d.offset === offset)
   if (region === undefined) {
