@@ -196,6 +196,12 @@ export const receiverConfig = Config.all({
   workerEnabled: Config.Boolean("WORKER_ENABLED").pipe(Config.withDefault(true)),
   workerBatchSize: positiveInt("WORKER_BATCH_SIZE", 200),
   workerPollInterval: positiveInt("WORKER_POLL_MS", 1000).pipe(Config.map(Duration.millis)),
+  /**
+   * After a batch shorter than WORKER_BATCH_SIZE, the least time from its
+   * start to the next batch's, so that postbacks arriving under load gather
+   * into fuller batches (0: every notification starts a batch).
+   */
+  workerBatchWait: nonNegativeInt("WORKER_BATCH_WAIT_MS", 250).pipe(Config.map(Duration.millis)),
   workerMaxAttempts: positiveInt("WORKER_MAX_ATTEMPTS", 10),
   /** First retry delay after a processing failure; doubles up to the cap, with full jitter. */
   workerRetryBase: positiveInt("WORKER_RETRY_BASE_MS", 5_000).pipe(Config.map(Duration.millis)),

@@ -1,7 +1,18 @@
 import { hostname } from "node:os"
 import { delayAfter, exponential } from "@org/postback-retry"
 import { Decimal } from "@org/postback-schema"
-import { Cause, Context, Duration, Effect, Layer, LogLevel, Metric, Random, Result } from "effect"
+import {
+  Cause,
+  Clock,
+  Context,
+  Duration,
+  Effect,
+  Layer,
+  LogLevel,
+  Metric,
+  Random,
+  Result
+} from "effect"
 import { ReceiverConfig } from "../Config.ts"
 import { Database, type DatabaseError, type SqlRunner, useSql } from "../Db/Database.ts"
 import { enqueueSettled } from "../Forward/OutboxSql.ts"
@@ -319,8 +330,9 @@ export class Worker extends Context.Service<
 
 /**
  * The worker's loop as a background layer. Each batch is uninterruptible, so
- * shutdown waits for the batch in hand and then stops; between batches it
- * sleeps until woken by new postbacks or the poll interval passes.
+ * shutdown waits for the batch in hand and then stops; after a short batch
+ * it sleeps until woken by new postbacks or the poll interval passes, and
+ * then until `WORKER_BATCH_WAIT_MS` after that batch's start.
  */
 export const WorkerLoopLive: Layer.Layer<
   never,
@@ -348,10 +360,20 @@ export const WorkerLoopLive: Layer.Layer<
       )
     }
     const loop = Effect.gen(function* () {
+      const gather = Duration.toMillis(config.workerBatchWait)
       for (;;) {
+        const began = yield* Clock.currentTimeMillis
         const report = yield* Effect.uninterruptible(worker.runBatch)
         if (report.claimed < config.workerBatchSize || report.failed > 0) {
           yield* wake.await(config.workerPollInterval)
+          // Under a steady load every ingest commit wakes the worker; a batch
+          // per wake-up would be a few dozen rows, each batch paying its
+          // claim, statements and commit, and each row updated while the
+          // ingest still writes its pages and index leaves. Letting them
+          // gather makes fuller batches on pages the ingest has left, for
+          // at most WORKER_BATCH_WAIT_MS of crediting lag.
+          const wait = gather - ((yield* Clock.currentTimeMillis) - began)
+          if (wait > 0) yield* Effect.sleep(Duration.millis(wait))
         }
       }
     }).pipe(
