@@ -10,6 +10,7 @@ import { NetAddress } from "effect/net"
 import { makeReceiver } from "../src/App.ts"
 import { ReceiverConfig } from "../src/Config.ts"
 import { Database } from "../src/Db/Database.ts"
+import { launchChromium, skipBrowserTests, watchedPage } from "./support/browser.ts"
 import { makeIsolatedPostgres, testDatabaseUrl } from "./support/databases.ts"
 import { TEST_ADMIN_TOKEN, TEST_SECRET, testEnv } from "./support/env.ts"
 import { makeProxy } from "./support/proxy.ts"
@@ -224,6 +225,64 @@ describe.skipIf(testDatabaseUrl === undefined)("the local spool (PostgreSQL)", (
     120_000
   )
 })
+
+describe.skipIf(testDatabaseUrl === undefined || skipBrowserTests)(
+  "the console while the receiver runs on its spool (Chromium)",
+  () => {
+    it.live(
+      "a banner says how many postbacks wait for the database, and goes once they are replayed",
+      () =>
+        Effect.gen(function* () {
+          const { proxy, baseUrl } = yield* spooledReceiver({ WORKER_ENABLED: "false" })
+          const browser = yield* launchChromium
+          const context = yield* Effect.acquireRelease(
+            Effect.promise(() => browser.newContext({ viewport: { width: 390, height: 844 } })),
+            (context) => Effect.promise(() => context.close())
+          )
+          const { page, watch } = yield* Effect.promise(() => watchedPage(context))
+          page.setDefaultTimeout(20_000)
+          const banner = page.getByRole("status").filter({ hasText: "local spool" })
+          yield* Effect.promise(async () => {
+            await page.goto(baseUrl)
+            await page.getByLabel("Admin token").fill(TEST_ADMIN_TOKEN)
+            await page.getByRole("button", { name: "Sign in" }).click()
+            await page.getByRole("button", { name: "Postbacks" }).waitFor()
+          })
+          expect(yield* Effect.promise(() => banner.count())).toBe(0)
+
+          yield* Effect.promise(() => proxy.stop())
+          for (const user of ["page-1", "page-2", "page-3"]) {
+            expect((yield* Effect.promise(() => postback(baseUrl, user))).status).toBe(200)
+          }
+          yield* Effect.promise(() => page.reload())
+          const text = yield* Effect.promise(async () => {
+            await banner.waitFor()
+            return banner.textContent()
+          })
+          expect(text).toContain("Running on the local spool: 3 postbacks waiting for the database")
+          // nothing overflows a phone's width
+          const overflow = yield* Effect.promise(() =>
+            page.evaluate("document.documentElement.scrollWidth > window.innerWidth")
+          )
+          expect(overflow).toBe(false)
+
+          yield* Effect.promise(() => proxy.start())
+          yield* eventually(async () =>
+            (await health(baseUrl)).state === "idle" ? true : undefined
+          )
+          yield* Effect.promise(async () => {
+            await page.reload()
+            await page.getByRole("button", { name: "Postbacks" }).waitFor()
+            await banner.waitFor({ state: "detached" })
+          })
+          expect(watch.cspViolations).toEqual([])
+          expect(watch.pageErrors).toEqual([])
+          expect(watch.dialogs).toEqual([])
+        }).pipe(Effect.scoped),
+      180_000
+    )
+  }
+)
 
 describe("the spool's settings", () => {
   it.effect("SPOOL_DIR with the embedded database fails the start naming SPOOL_DIR", () =>
