@@ -6,7 +6,7 @@ import type { RawRequest } from "../Db/schema.ts"
 import { GroupCommit, type Stored, StoreRefused, StoreUnavailable } from "../Ingest/GroupCommit.ts"
 import type { InboxRow } from "../Ingest/InboxSql.ts"
 import type { FoundEntry, SpoolEntry } from "./Entry.ts"
-import { Journal, type Segment } from "./Journal.ts"
+import { Journal } from "./Journal.ts"
 import { lockSpoolDir } from "./Lock.ts"
 
 /** A postback made durable in the spool's journal, not yet in the database. */
@@ -401,5 +401,3 @@ export class SpoolMachine {
     return reason instanceof Error ? reason.message : String(reason)
   }
 }
-
-export type { Segment }
