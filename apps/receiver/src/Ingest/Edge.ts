@@ -202,7 +202,18 @@ export class IngestEdge extends Context.Service<IngestEdge, IngestEdgeShape>()(
           if (delivery.payout !== undefined) annotations.payout = delivery.payout
           if (delivery.userId !== undefined) annotations.userId = delivery.userId
           annotations.latencyMs = Date.now() - receivedAt.getTime()
-          runFork(Effect.logInfo("Postback delivery").pipe(Effect.annotateLogs(annotations)))
+          pendingLines.push(annotations)
+          if (pendingLines.length === 1) setImmediate(writePendingLines)
+        }
+        // The lines of one turn of the event loop (a batch's answers are sent
+        // together) are logged by one fiber, in order, rather than a fiber each.
+        let pendingLines: Array<Record<string, unknown>> = []
+        const logLine = (annotations: Record<string, unknown>) =>
+          Effect.logInfo("Postback delivery").pipe(Effect.annotateLogs(annotations))
+        const writePendingLines = () => {
+          const lines = pendingLines
+          pendingLines = []
+          runFork(Effect.forEach(lines, logLine, { discard: true }))
         }
 
         const unavailable = (response: ServerResponse, error: Error | string) => {

@@ -95,7 +95,7 @@ export interface InsertedRow {
 // clock): each difference is taken on one clock, so no skew between the two
 // enters it. The commit (its fsync) and writing the answer come after and
 // are not in it.
-const INSERT_POSTBACKS = `
+const insertPostbacksStatement = (held: string) => `
 WITH ins AS (
   INSERT INTO postbacks AS p (
     dedup_key, status, source, offer_id, advertiser_name, payout, occurred_at,
@@ -124,10 +124,20 @@ WITH ins AS (
     SET delivery_count = p.delivery_count + EXCLUDED.delivery_count,
         last_received_at = now(),
         last_http_status = EXCLUDED.last_http_status
-  RETURNING p.id, p.dedup_key, (p.xmax = 0) AS inserted, p.status, p.offer_id,
-    p.advertiser_name, p.payout, p.is_loyalty_boost, p.user_id, p.payload, p.outcome,
-    p.occurred_at, p.received_at, p.processed_at, p.test
-), held AS (
+  RETURNING p.id, p.dedup_key, (p.xmax = 0) AS inserted${held}), logged AS (
+  INSERT INTO deliveries (postback_id, received_at, source, http_status, answer_ms)
+  SELECT ins.id, coalesce(d.received_at::timestamptz, now()), d.source, 200,
+    round(d.wait_ms::numeric + extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000, 3)
+  FROM unnest($16::text[], $17::text[], $18::text[], $19::text[], $22::text[])
+    AS d(dedup_key, received_at, source, wait_ms, first)
+  JOIN ins ON ins.dedup_key = d.dedup_key
+  WHERE NOT (ins.inserted AND d.first::boolean)
+)
+SELECT id, dedup_key, inserted FROM ins`
+
+// The `postback.held` events of held rows this statement inserts.
+const HELD_EVENTS = `
+held AS (
   INSERT INTO forward_outbox (destination_id, postback_id, event_type, payload, next_attempt_at)
   SELECT d.id, p.id, 'postback.held',
     jsonb_build_object(
@@ -154,17 +164,17 @@ WITH ins AS (
   FROM ins p
   JOIN forward_destinations d ON d.state <> 'disabled' AND 'postback.held' = ANY(d.events)
   WHERE p.inserted AND p.status = 'held'
-  ORDER BY p.id, d.id
-), logged AS (
-  INSERT INTO deliveries (postback_id, received_at, source, http_status, answer_ms)
-  SELECT ins.id, coalesce(d.received_at::timestamptz, now()), d.source, 200,
-    round(d.wait_ms::numeric + extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000, 3)
-  FROM unnest($16::text[], $17::text[], $18::text[], $19::text[], $22::text[])
-    AS d(dedup_key, received_at, source, wait_ms, first)
-  JOIN ins ON ins.dedup_key = d.dedup_key
-  WHERE NOT (ins.inserted AND d.first::boolean)
-)
-SELECT id, dedup_key, inserted FROM ins`
+  ORDER BY p.id, d.id`
+
+// Two prepared statements: a batch with a held row returns what its events
+// need and writes them; every other batch (nearly all) returns the ids alone
+// and skips the probe of the destinations.
+const INSERT_POSTBACKS = insertPostbacksStatement("")
+const INSERT_POSTBACKS_HELD = insertPostbacksStatement(`, p.status, p.offer_id,
+    p.advertiser_name, p.payout, p.is_loyalty_boost, p.user_id, p.payload, p.outcome,
+    p.occurred_at, p.received_at, p.processed_at, p.test
+), ${HELD_EVENTS}
+`)
 
 // A rejected request is a row of its own, never folded: its one delivery is
 // kept on it (first_delivered_at, first_answer_ms; its status is
@@ -239,7 +249,7 @@ export const insertPostbacks = async (
     columns[20]!.push(own === undefined ? null : waitMs(own.arrivedAt, sentAt))
   }
   const result = await sql.query<{ id: string; dedup_key: string; inserted: boolean }>(
-    INSERT_POSTBACKS,
+    rows.some((row) => row.status === "held") ? INSERT_POSTBACKS_HELD : INSERT_POSTBACKS,
     columns
   )
   return result.map((r) => ({ id: Number(r.id), dedupKey: r.dedup_key, inserted: r.inserted }))
