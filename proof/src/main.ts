@@ -1,6 +1,6 @@
 // The proof suites: `tsx --conditions=@org/source src/main.ts [--quick]
 // [--seed N] [suite ...]`. Runs the named suites (default: crash, outage,
-// storm, fuzz; `bench` and `spool` only when named), one after the other, prints each
+// storm, fuzz, spool; `bench` only when named), one after the other, prints each
 // summary table, and exits with 1 when any promise was broken.
 import { formatResult, type SuiteResult } from "./Report.ts"
 import type { Suite } from "./Suite.ts"
@@ -12,7 +12,7 @@ import { spool } from "./suites/Spool.ts"
 import { storm } from "./suites/Storm.ts"
 
 const suites: Record<string, Suite> = { crash, outage, storm, fuzz, bench, spool }
-const DEFAULT = ["crash", "outage", "storm", "fuzz"]
+const DEFAULT = ["crash", "outage", "storm", "fuzz", "spool"]
 
 const args = process.argv.slice(2)
 const quick = args.includes("--quick")
