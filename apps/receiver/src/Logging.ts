@@ -1,7 +1,6 @@
 import {
   Config,
   Context,
-  Duration,
   Effect,
   Formatter,
   Layer,
@@ -53,7 +52,7 @@ export const logFormat = (terminal: boolean): Config.Config<LogFormat> =>
  * `message`, `logLevel`, `timestamp`, `cause` (when there is one),
  * `annotations`, `spans`, `fiberId`.
  */
-const formatJsonLine: Logger.Logger<unknown, string> = Logger.formatStructured.pipe(
+export const formatJsonLine: Logger.Logger<unknown, string> = Logger.formatStructured.pipe(
   Logger.map(({ message, level, timestamp, cause, annotations, spans, fiberId }) =>
     Formatter.formatJson({
       message,
@@ -77,10 +76,84 @@ const formatJsonLine: Logger.Logger<unknown, string> = Logger.formatStructured.p
  */
 export const LOG_BATCH_WINDOW_MS = 20
 
-/** Writes a batch of formatted lines to standard output in one `write`. */
-const writeLines = (lines: ReadonlyArray<string>) =>
-  Effect.sync(() => {
-    process.stdout.write(`${lines.join("\n")}\n`)
+/**
+ * Lines waiting to be written to standard output, in the order they were
+ * logged, written in one `write` `LOG_BATCH_WINDOW_MS` after the first, when
+ * the logging layer closes, and at the latest when the process exits.
+ */
+const makeLineSink = () => {
+  let lines: Array<string> = []
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const flush = () => {
+    if (timer !== undefined) clearTimeout(timer)
+    timer = undefined
+    if (lines.length === 0) return
+    const out = `${lines.join("\n")}\n`
+    lines = []
+    process.stdout.write(out)
+  }
+  const push = (line: string) => {
+    lines.push(line)
+    if (timer === undefined) {
+      timer = setTimeout(flush, LOG_BATCH_WINDOW_MS)
+      timer.unref()
+    }
+  }
+  return { push, flush }
+}
+
+/**
+ * Writes Info lines with fields, in the configured format, without running a
+ * fiber: for the line logged per request (the ingest route's `Postback
+ * delivery`), where Effect's logger (a fiber, its annotations, its formatter)
+ * costs more than the rest of the line's work. The line is the one
+ * `Effect.logInfo(message).pipe(Effect.annotateLogs(fields))` writes, the
+ * fiber id left out, and it takes its place in the same ordered batch.
+ * Provided by {@link LoggingLive} for `logfmt` and `json`; `undefined`
+ * otherwise (a terminal's `pretty` output, tests with their own logger):
+ * then log through Effect.
+ */
+export interface LineLoggerShape {
+  readonly info: (message: string, fields: Readonly<Record<string, unknown>>) => void
+}
+
+export const LineLogger: Context.Reference<LineLoggerShape | undefined> = Context.Reference<
+  LineLoggerShape | undefined
+>("@org/receiver/LineLogger", { defaultValue: () => undefined })
+
+// As Effect's logfmt formatter writes a value: text without spaces, quotes
+// or `=` bare, anything else quoted as a JSON string; non-strings through
+// Effect's Formatter.
+const TEXT_ONLY = /^[^\s"=]*$/
+const logfmtValue = (value: unknown): string => {
+  const text = typeof value === "string" ? value : Formatter.format(value)
+  return TEXT_ONLY.test(text) ? text : JSON.stringify(text)
+}
+const logfmtLabel = (key: string) => key.replace(/[\s="]/g, "_")
+
+/** The line Effect's `Logger.formatLogFmt` writes for an Info line with these annotations, without `fiber`. */
+export const logfmtLine = (
+  date: Date,
+  message: string,
+  fields: Readonly<Record<string, unknown>>
+): string => {
+  let out = `timestamp=${date.toISOString()} level=INFO message=${logfmtValue(message)}`
+  for (const key in fields) out += ` ${logfmtLabel(key)}=${logfmtValue(fields[key])}`
+  return out
+}
+
+/** The line {@link formatJsonLine} writes for an Info line with these annotations, without `fiberId`. */
+export const jsonLine = (
+  date: Date,
+  message: string,
+  fields: Readonly<Record<string, unknown>>
+): string =>
+  Formatter.formatJson({
+    message,
+    logLevel: "INFO",
+    timestamp: date.toISOString(),
+    annotations: fields,
+    spans: {}
   })
 
 /**
@@ -89,9 +162,8 @@ const writeLines = (lines: ReadonlyArray<string>) =>
  * line, for log shippers); `LOG_LEVEL` = `All`, `Debug`, `Info` (default),
  * `Warning`, `Error`, `None`. The ingest route logs one line per delivery,
  * the worker one per settled postback; secrets are never logged. `logfmt`
- * and `json` lines are written in batches (`LOG_BATCH_WINDOW_MS`, with
- * Effect's `Logger.batched`); `pretty` lines, for a person at a terminal, at
- * once.
+ * and `json` lines are written in batches (`LOG_BATCH_WINDOW_MS`); `pretty`
+ * lines, for a person at a terminal, at once.
  */
 export const LoggingLive: Layer.Layer<never, Config.ConfigError> = Layer.unwrap(
   Effect.gen(function* () {
@@ -101,17 +173,26 @@ export const LoggingLive: Layer.Layer<never, Config.ConfigError> = Layer.unwrap(
     ).pipe(Config.withDefault("Info" as const))
     const terminal = process.stdout.isTTY === true
     const format = yield* logFormat(terminal)
-    const logger =
-      format === "pretty"
-        ? Logger.consolePretty()
-        : yield* Logger.batched(format === "json" ? formatJsonLine : Logger.formatLogFmt, {
-            window: Duration.millis(LOG_BATCH_WINDOW_MS),
-            flush: writeLines
-          })
-    return Layer.mergeAll(
-      Logger.layer([logger]),
+    const settings = Layer.mergeAll(
       Layer.succeed(References.MinimumLogLevel, LEVELS[level]),
       Layer.succeed(LogOutput, { format, terminal })
+    )
+    if (format === "pretty") {
+      return Layer.mergeAll(Logger.layer([Logger.consolePretty()]), settings)
+    }
+    const sink = makeLineSink()
+    yield* Effect.addFinalizer(() => Effect.sync(sink.flush))
+    process.once("exit", sink.flush)
+    const line = format === "json" ? jsonLine : logfmtLine
+    const lineLogger: LineLoggerShape = {
+      info: (message, fields) => sink.push(line(new Date(), message, fields))
+    }
+    return Layer.mergeAll(
+      Logger.layer([
+        (format === "json" ? formatJsonLine : Logger.formatLogFmt).pipe(Logger.map(sink.push))
+      ]),
+      Layer.succeed(LineLogger, lineLogger),
+      settings
     )
   })
 )

@@ -40,7 +40,8 @@ describe.runIf(testDatabaseUrl !== undefined)("postgres driver", () => {
       // that rejected it have run: the next turn sees every report
       await new Promise((resolve) => setImmediate(resolve))
       // the catalog query did fail: no array type was learnt
-      expect(Object.keys(sql.options.shared.typeArrayMap)).toEqual([])
+      const { shared } = sql.options as unknown as { shared: { typeArrayMap: object } }
+      expect(Object.keys(shared.typeArrayMap)).toEqual([])
       // the connection stays usable: each query answers or fails on its own
       expect(answers.every((a) => a === "one=1" || a === "error 57014")).toBe(true)
       expect(unhandled).toEqual([])

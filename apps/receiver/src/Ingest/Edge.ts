@@ -11,6 +11,7 @@ import type { Decimal } from "@org/postback-schema"
 import { Context, Effect, Layer, LogLevel, Metric, References } from "effect"
 import { ReceiverConfig } from "../Config.ts"
 import type { RawRequest } from "../Db/schema.ts"
+import { LineLogger } from "../Logging.ts"
 import { Spool } from "../Spool/Spool.ts"
 import { GroupCommit, QueueFull, StoreRefused } from "./GroupCommit.ts"
 import { type InboxRow, storableJson } from "./InboxSql.ts"
@@ -162,6 +163,7 @@ export class IngestEdge extends Context.Service<IngestEdge, IngestEdgeShape>()(
         const userIdKey = config.userIdKey
         const holdAbove = config.holdPayoutAbove
         const maxBody = ingest.maxBodyBytes
+        const lineLogger = Context.get(context, LineLogger)
         // Checked once: below Info, the hot path does not even build the line.
         const logDeliveries = LogLevel.isGreaterThanOrEqualTo(
           "Info",
@@ -202,11 +204,16 @@ export class IngestEdge extends Context.Service<IngestEdge, IngestEdgeShape>()(
           if (delivery.payout !== undefined) annotations.payout = delivery.payout
           if (delivery.userId !== undefined) annotations.userId = delivery.userId
           annotations.latencyMs = Date.now() - receivedAt.getTime()
+          if (lineLogger !== undefined) {
+            lineLogger.info("Postback delivery", annotations)
+            return
+          }
           pendingLines.push(annotations)
           if (pendingLines.length === 1) setImmediate(writePendingLines)
         }
-        // The lines of one turn of the event loop (a batch's answers are sent
-        // together) are logged by one fiber, in order, rather than a fiber each.
+        // Without a line logger (a terminal's pretty output, a test's own
+        // logger), the lines of one turn of the event loop (a batch's answers
+        // are sent together) are logged by one fiber, in order.
         let pendingLines: Array<Record<string, unknown>> = []
         const logLine = (annotations: Record<string, unknown>) =>
           Effect.logInfo("Postback delivery").pipe(Effect.annotateLogs(annotations))
