@@ -269,7 +269,26 @@ export const receiverConfig = Config.all({
   spoolSegmentBytes: positiveInt("SPOOL_SEGMENT_BYTES", 8 * 1024 * 1024),
   /** How often the database is asked whether it is back while postbacks go to the spool. */
   spoolProbeInterval: positiveInt("SPOOL_PROBE_MS", 1_000).pipe(Config.map(Duration.millis))
-})
+}).pipe(
+  // Checked with the settings, before anything is opened: the embedded
+  // database would otherwise be created (seconds, hundreds of MB) only to be
+  // refused.
+  Config.flatMap((settings) =>
+    Option.isSome(settings.spoolDir) && Option.isNone(settings.databaseUrl)
+      ? Config.fail(
+          new Schema.SchemaError(
+            new SchemaIssue.Pointer(
+              ["SPOOL_DIR"],
+              new SchemaIssue.InvalidValue({
+                message:
+                  "SPOOL_DIR needs DATABASE_URL: the spool outlives PostgreSQL outages, and the embedded database (PGlite) runs inside the receiver, with no outage of its own; unset SPOOL_DIR"
+              })
+            )
+          )
+        )
+      : Config.succeed(settings)
+  )
+)
 
 export type ReceiverSettings = Config.Success<typeof receiverConfig>
 

@@ -106,14 +106,7 @@ export class Spool extends Context.Service<
           status: () => undefined
         })
       }
-      if (Option.isNone(config.databaseUrl)) {
-        return yield* Effect.fail(
-          invalidSetting(
-            "SPOOL_DIR",
-            "SPOOL_DIR needs DATABASE_URL: the spool outlives PostgreSQL outages, and the embedded database (PGlite) runs inside the receiver, with no outage of its own; unset SPOOL_DIR"
-          )
-        )
-      }
+      // SPOOL_DIR without DATABASE_URL is refused with the settings (Config.ts).
       const { sql } = yield* Database
       const dir = resolve(config.spoolDir.value)
       const context = yield* Effect.context<never>()
