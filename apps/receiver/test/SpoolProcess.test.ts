@@ -238,7 +238,15 @@ describe.skipIf(testDatabaseUrl === undefined)("the spool across SIGKILL (proces
             ["--conditions=@org/source", "--import", "tsx", "src/main.ts", "spool", ...args],
             { cwd: appDir, env: { PATH: process.env.PATH ?? "", ...testEnv(env) } }
           )
-        const inspected = yield* Effect.promise(() => run(["inspect"]))
+        // damage found: listed, and the command fails (exit code 1) for scripts
+        const inspected = yield* Effect.promise(() =>
+          run(["inspect"]).then(
+            () => ({ code: 0, stdout: "", stderr: "" }),
+            (error: { code: number; stdout: string; stderr: string }) => error
+          )
+        )
+        expect(inspected.code).toBe(1)
+        expect(inspected.stderr).toContain("the journal has 1 damaged region")
         expect(inspected.stdout).toContain(
           `damaged at offset ${second.offset}, ${second.bytes} bytes: the body's checksum does not match`
         )
@@ -246,6 +254,9 @@ describe.skipIf(testDatabaseUrl === undefined)("the spool across SIGKILL (proces
           run(["skip", "--segment", "1", "--offset", String(second.offset)])
         )
         expect(skipped.stdout).toContain(`removed ${second.bytes} damaged bytes`)
+        // nothing damaged left: exit code 0
+        const clean = yield* Effect.promise(() => run(["inspect"]))
+        expect(clean.stdout).toMatch(/3 postbacks in \d+ segments?\n$/)
 
         const last = yield* startReceiverProcess(env)
         yield* eventually(async () =>

@@ -55,15 +55,23 @@ const describeSegment = (segment: SegmentReport): string => {
 
 const inspect = Command.make("inspect", {}, () =>
   withSpoolDir((dir) => inspectJournal(dir)).pipe(
-    Effect.flatMap((segments) =>
-      Effect.sync(() => {
-        const entries = segments.reduce((n, s) => n + s.entries, 0)
-        const lines = segments.map(describeSegment)
-        process.stdout.write(
-          `${lines.join("\n")}${lines.length > 0 ? "\n" : ""}${entries} postbacks in ${segments.length} segments\n`
-        )
-      })
-    )
+    Effect.flatMap((segments) => {
+      const entries = segments.reduce((n, s) => n + s.entries, 0)
+      const lines = segments.map(describeSegment)
+      const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`
+      process.stdout.write(
+        `${lines.join("\n")}${lines.length > 0 ? "\n" : ""}${plural(entries, "postback", "postbacks")} in ${plural(segments.length, "segment", "segments")}\n`
+      )
+      const damaged = segments.reduce((n, s) => n + s.damaged.length, 0)
+      // Damage is a failure of the command (exit code 1), so that a script sees it.
+      return damaged === 0
+        ? Effect.void
+        : Effect.fail(
+            new SpoolCommandError(
+              `the journal has ${plural(damaged, "damaged region", "damaged regions")}: replay stops at the first; skip each with the command shown (the bytes are kept beside the segment)`
+            )
+          )
+    })
   )
 ).pipe(
   Command.withDescription(
