@@ -14,6 +14,7 @@ import {
 } from "effect"
 import { ReceiverConfig } from "../Config.ts"
 import { Database, type DatabaseError, useSql } from "../Db/Database.ts"
+import { BACKGROUND_FAILURE_REPORT_MS, sampledWarning } from "../SampledLog.ts"
 import { readDestinationsFile } from "./Destinations.ts"
 import {
   type AttemptResult,
@@ -98,6 +99,8 @@ export class Dispatcher extends Context.Service<
   }
 >()("@org/receiver/Forward/Dispatcher") {
   static readonly make = Effect.gen(function* () {
+    // an outage makes every poll fail: one line per 30 s, with the count
+    const claimFailed = sampledWarning(BACKGROUND_FAILURE_REPORT_MS)
     const { sql } = yield* Database
     const config = yield* ReceiverConfig
     const id = `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`
@@ -235,7 +238,7 @@ export class Dispatcher extends Context.Service<
           }))
         }),
         Effect.catchTag("DatabaseError", (error) =>
-          Effect.logWarning("Dispatcher could not claim events", error.message).pipe(Effect.as([]))
+          claimFailed("Dispatcher could not claim events", error.message).pipe(Effect.as([]))
         )
       )
 

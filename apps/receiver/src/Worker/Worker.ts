@@ -16,6 +16,7 @@ import {
 import { ReceiverConfig } from "../Config.ts"
 import { Database, type DatabaseError, type SqlRunner, useSql } from "../Db/Database.ts"
 import { enqueueSettled } from "../Forward/OutboxSql.ts"
+import { BACKGROUND_FAILURE_REPORT_MS, sampledWarning } from "../SampledLog.ts"
 import { WakeSignal } from "../WakeSignal.ts"
 import { type Credit, type Decision, RewardPolicy, type Settlement } from "./RewardPolicy.ts"
 import { type ClaimedRow, claim, claimIds, type Moved, reschedule, settle } from "./WorkerSql.ts"
@@ -127,6 +128,8 @@ export class Worker extends Context.Service<
     const policy = yield* RewardPolicy
     // The jitter draws from Effect's Random, so a test can fix it.
     const random = yield* Random.Random
+    // an outage makes every poll fail: one line per 30 s, with the count
+    const claimFailed = sampledWarning(BACKGROUND_FAILURE_REPORT_MS)
     const id = `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`
     const leaseSeconds = Math.max(1, Math.round(Duration.toSeconds(config.workerLease)))
     const retryPolicy = exponential({
@@ -284,7 +287,7 @@ export class Worker extends Context.Service<
         return { claimed: batch.success.claimed, credited: batch.success.credited, failed: 0 }
       }
       if (rows.length === 0) {
-        yield* Effect.logWarning("Worker could not claim postbacks", batch.failure.message)
+        yield* claimFailed("Worker could not claim postbacks", batch.failure.message)
         return { claimed: 0, credited: 0, failed: 0 }
       }
       if (rows.length === 1) {
