@@ -652,7 +652,18 @@ export const bench = async (options: SuiteOptions): Promise<Array<SuiteResult>> 
   }
   const curve: Array<{ ours: Drained; theirs: Drained }> = []
   const t0 = Date.now()
-  for (const size of options.quick ? [2_000, 20_000] : [20_000, 200_000, 2_000_000]) {
+  // PROOF_BENCH_SIZES=200000 (comma-separated) drains those backlogs only;
+  // PROOF_BENCH_DRAIN_ONLY=1 skips the end-to-end and embedded parts.
+  const sizes =
+    process.env.PROOF_BENCH_SIZES?.split(",").map(Number) ??
+    (options.quick ? [2_000, 20_000] : [20_000, 200_000, 2_000_000])
+  if (sizes.some((n) => !Number.isSafeInteger(n) || n < 1)) {
+    throw new Error(
+      `PROOF_BENCH_SIZES must be positive whole numbers separated by commas, got ${process.env.PROOF_BENCH_SIZES}`
+    )
+  }
+  const drainOnly = process.env.PROOF_BENCH_DRAIN_ONLY === "1"
+  for (const size of sizes) {
     const { result, ours, theirs } = await drain(size)
     print(result)
     curve.push({ ours, theirs })
@@ -666,6 +677,7 @@ export const bench = async (options: SuiteOptions): Promise<Array<SuiteResult>> 
     violations: [],
     elapsedMs: Date.now() - t0
   })
+  if (drainOnly) return results
   print(await endToEnd(options.quick ? 5 : 20))
   print(await embedded(options.quick ? 5 : 10))
   return results
