@@ -146,156 +146,175 @@ const creditsOf = async (receiver: TestReceiver["Service"], userIds: ReadonlyArr
 }
 
 for (const database of testDatabases) {
-  layer(testReceiver(database), { timeout: 600_000 })(`Reconciliation (${database.name})`, (it) => {
-    it.effect("payout and response-code mismatches are flagged, an unreadable line reported", () =>
-      Effect.gen(function* () {
-        const receiver = yield* TestReceiver
-        const base = Date.UTC(2023, 0, 1) + window++ * 7_200_000
-        const at = (second: number) => new Date(base + second * 1000 + 250)
-        const stored: ReadonlyArray<Conversion> = [
-          { offerId: "1511", payout: "2.10", time: at(10), userId: "m1", fate: "delivered" },
-          { offerId: "1512", payout: "5.00", time: at(20), userId: "m2", fate: "delivered" }
-        ]
-        yield* Effect.promise(() => Promise.all(stored.map((c) => store(receiver, c))))
-        const iso = (date: Date) => date.toISOString().replace(/\.\d{3}Z$/, "Z")
-        const text = [
-          "Event Timestamp,Offer ID,Payout,Delivery Status,Response Code,User ID",
-          // The receiver answered 200; the export says 204.
-          `${iso(at(10))},1511,2.10,Success,204,m1`,
-          // Same offer, user and second: another payout.
-          `${iso(at(20))},1512,5.50,Success,200,m2`,
-          `${iso(at(30))},1513,not-a-number,Failed,503,m3`
-        ].join("\n")
-        const summary = yield* Effect.promise(() =>
-          reconcile(receiver.sql, chunks(text), { source: "mismatch.csv", userIdKey: "user_id" })
-        )
-        expect(summary.categories.delivered.count).toBe(1)
-        expect(summary.responseCodeMismatches).toBe(1)
-        expect(summary.categories.payout_mismatch).toEqual({ count: 1, payout: "5.50" })
-        expect(summary.categories.unreadable.count).toBe(1)
-        expect(summary.alarming).toBe(true)
-        const rows = yield* Effect.promise(async () => {
-          const all: Array<ReportRow> = []
-          for await (const page of allReportRows(receiver.sql, summary.id)) all.push(...page)
-          return all
-        })
-        const byLine = new Map(rows.map((row) => [row.line, row]))
-        expect(byLine.get(2)).toMatchObject({ category: "delivered", mismatch: "response_code" })
-        expect(byLine.get(3)).toMatchObject({ category: "payout_mismatch", payout: "5.50" })
-        expect(byLine.get(3)?.postbackId).not.toBeNull()
-        expect(byLine.get(4)).toMatchObject({
-          category: "unreadable",
-          problem: 'payout: "not-a-number" is not an amount'
-        })
-      })
-    )
-
-    it.effect(
-      "finds exactly the lost rows of random exports; re-ingesting twice credits each once",
-      () =>
-        Effect.gen(function* () {
-          const receiver = yield* TestReceiver
-          yield* Effect.promise(() =>
-            fc.assert(
-              fc.asyncProperty(
-                inboxArbitrary,
-                async ({ groups, zone, currency, semicolons, skewMs }) => {
-                  // Each run its own two hours, far from the others'.
-                  const base = Date.UTC(2024, 0, 1) + window++ * 7_200_000
-                  const conversions: Array<Conversion> = groups.flatMap((group) =>
-                    group.fates.map((fate) => ({
-                      offerId: group.offerId,
-                      payout: group.payout,
-                      time: new Date(base + group.second * 1000 + group.ms),
-                      userId: `u${users++}`,
-                      fate
-                    }))
-                  )
-                  for (const conversion of conversions) {
-                    if (["delivered", "afterFailure", "unknown"].includes(conversion.fate)) {
-                      await store(receiver, conversion)
-                    }
-                  }
-                  const { text, lines } = exportCsv(conversions, zone, currency, semicolons, skewMs)
-                  const summary = await reconcile(receiver.sql, chunks(text), {
-                    source: "property.csv",
-                    timeZone: zone,
-                    userIdKey: "user_id",
-                    ...(skewMs === 0 ? {} : { toleranceMs: 3_000 }),
-                    from: new Date(base),
-                    // (Past the hour by the skew; the next run starts an hour later.)
-                    to: new Date(base + 3_605_000)
-                  })
-                  const count = (fate: Fate) => conversions.filter((c) => c.fate === fate).length
-                  expect(summary.categories.unreadable.count).toBe(0)
-                  expect(summary.categories.lost.count).toBe(count("lost"))
-                  expect(summary.categories.missing.count).toBe(count("missing"))
-                  expect(summary.categories.unknown.count).toBe(count("unknown"))
-                  expect(summary.categories.delivered.count).toBe(count("delivered"))
-                  expect(summary.categories.stored_after_failure.count).toBe(count("afterFailure"))
-                  expect(summary.alarming).toBe(count("lost") + count("missing") > 0)
-
-                  // The lost rows: identical conversions may swap lines, so
-                  // compared by what identifies a conversion in the export.
-                  const key = (c: {
-                    offerId: string | null
-                    payout: string | null
-                    time: number
-                  }) => `${c.offerId}|${Number(c.payout)}|${Math.floor(c.time / 1000)}`
-                  const lost: Array<string> = []
-                  for await (const page of allReportRows(receiver.sql, summary.id, "lost")) {
-                    for (const row of page) {
-                      expect(lines.has(row.line!)).toBe(true)
-                      lost.push(
-                        key({
-                          offerId: row.offerId,
-                          payout: row.payout,
-                          time: Date.parse(row.occurredAt!)
-                        })
-                      )
-                    }
-                  }
-                  const expected = conversions
-                    .filter((c) => c.fate === "lost")
-                    .map((c) => key({ ...c, time: c.time.getTime() + skewMs }))
-                  expect(lost.sort()).toEqual(expected.sort())
-
-                  // Re-ingest twice: the second run's deliveries are duplicates.
-                  const target = { url: receiver.postbackUrl(), userIdKey: "user_id" }
-                  const first = await reingest(receiver.sql, summary.id, target)
-                  expect(first.failed).toEqual([])
-                  expect(first.stored).toBe(count("lost"))
-                  const second = await reingest(receiver.sql, summary.id, target)
-                  expect(second.stored).toBe(0)
-                  expect(second.duplicates).toBe(count("lost"))
-                  expect(second.summary?.categories.lost.count).toBe(0)
-                  expect(second.summary?.categories.recovered.count).toBe(count("lost"))
-                }
-              ),
-              { numRuns: 12 }
+  layer(testReceiver(database), { timeout: 600_000, excludeTestServices: true })(
+    `Reconciliation (${database.name})`,
+    (it) => {
+      it.effect(
+        "payout and response-code mismatches are flagged, an unreadable line reported",
+        () =>
+          Effect.gen(function* () {
+            const receiver = yield* TestReceiver
+            const base = Date.UTC(2023, 0, 1) + window++ * 7_200_000
+            const at = (second: number) => new Date(base + second * 1000 + 250)
+            const stored: ReadonlyArray<Conversion> = [
+              { offerId: "1511", payout: "2.10", time: at(10), userId: "m1", fate: "delivered" },
+              { offerId: "1512", payout: "5.00", time: at(20), userId: "m2", fate: "delivered" }
+            ]
+            yield* Effect.promise(() => Promise.all(stored.map((c) => store(receiver, c))))
+            const iso = (date: Date) => date.toISOString().replace(/\.\d{3}Z$/, "Z")
+            const text = [
+              "Event Timestamp,Offer ID,Payout,Delivery Status,Response Code,User ID",
+              // The receiver answered 200; the export says 204.
+              `${iso(at(10))},1511,2.10,Success,204,m1`,
+              // Same offer, user and second: another payout.
+              `${iso(at(20))},1512,5.50,Success,200,m2`,
+              `${iso(at(30))},1513,not-a-number,Failed,503,m3`
+            ].join("\n")
+            const summary = yield* Effect.promise(() =>
+              reconcile(receiver.sql, chunks(text), {
+                source: "mismatch.csv",
+                userIdKey: "user_id"
+              })
             )
-          )
-          // Every recovered conversion credited once (the worker settles
-          // them in its own time), with its points: payout x 10.
-          const recovered = yield* Effect.promise(() =>
-            receiver.sql.query<{ user_id: string; payout: string }>(
-              `SELECT user_id, payout::text AS payout FROM postbacks WHERE recovered_by IS NOT NULL`
-            )
-          )
-          expect(recovered.length).toBeGreaterThan(0)
-          const credits = yield* eventually(async () => {
-            const found = await creditsOf(
-              receiver,
-              recovered.map((row) => row.user_id)
-            )
-            return found.size === recovered.length ? found : undefined
+            expect(summary.categories.delivered.count).toBe(1)
+            expect(summary.responseCodeMismatches).toBe(1)
+            expect(summary.categories.payout_mismatch).toEqual({ count: 1, payout: "5.50" })
+            expect(summary.categories.unreadable.count).toBe(1)
+            expect(summary.alarming).toBe(true)
+            const rows = yield* Effect.promise(async () => {
+              const all: Array<ReportRow> = []
+              for await (const page of allReportRows(receiver.sql, summary.id)) all.push(...page)
+              return all
+            })
+            const byLine = new Map(rows.map((row) => [row.line, row]))
+            expect(byLine.get(2)).toMatchObject({
+              category: "delivered",
+              mismatch: "response_code"
+            })
+            expect(byLine.get(3)).toMatchObject({ category: "payout_mismatch", payout: "5.50" })
+            expect(byLine.get(3)?.postbackId).not.toBeNull()
+            expect(byLine.get(4)).toMatchObject({
+              category: "unreadable",
+              problem: 'payout: "not-a-number" is not an amount'
+            })
           })
-          for (const row of recovered) {
-            const credit = credits.get(row.user_id)!
-            expect(credit.credits).toBe("1")
-            expect(BigInt(credit.points)).toBe(BigInt(row.payout.replace(".", "")) / 10n)
-          }
-        })
-    )
-  })
+      )
+
+      it.effect(
+        "finds exactly the lost rows of random exports; re-ingesting twice credits each once",
+        () =>
+          Effect.gen(function* () {
+            const receiver = yield* TestReceiver
+            yield* Effect.promise(() =>
+              fc.assert(
+                fc.asyncProperty(
+                  inboxArbitrary,
+                  async ({ groups, zone, currency, semicolons, skewMs }) => {
+                    // Each run its own two hours, far from the others'.
+                    const base = Date.UTC(2024, 0, 1) + window++ * 7_200_000
+                    const conversions: Array<Conversion> = groups.flatMap((group) =>
+                      group.fates.map((fate) => ({
+                        offerId: group.offerId,
+                        payout: group.payout,
+                        time: new Date(base + group.second * 1000 + group.ms),
+                        userId: `u${users++}`,
+                        fate
+                      }))
+                    )
+                    for (const conversion of conversions) {
+                      if (["delivered", "afterFailure", "unknown"].includes(conversion.fate)) {
+                        await store(receiver, conversion)
+                      }
+                    }
+                    const { text, lines } = exportCsv(
+                      conversions,
+                      zone,
+                      currency,
+                      semicolons,
+                      skewMs
+                    )
+                    const summary = await reconcile(receiver.sql, chunks(text), {
+                      source: "property.csv",
+                      timeZone: zone,
+                      userIdKey: "user_id",
+                      ...(skewMs === 0 ? {} : { toleranceMs: 3_000 }),
+                      from: new Date(base),
+                      // (Past the hour by the skew; the next run starts an hour later.)
+                      to: new Date(base + 3_605_000)
+                    })
+                    const count = (fate: Fate) => conversions.filter((c) => c.fate === fate).length
+                    expect(summary.categories.unreadable.count).toBe(0)
+                    expect(summary.categories.lost.count).toBe(count("lost"))
+                    expect(summary.categories.missing.count).toBe(count("missing"))
+                    expect(summary.categories.unknown.count).toBe(count("unknown"))
+                    expect(summary.categories.delivered.count).toBe(count("delivered"))
+                    expect(summary.categories.stored_after_failure.count).toBe(
+                      count("afterFailure")
+                    )
+                    expect(summary.alarming).toBe(count("lost") + count("missing") > 0)
+
+                    // The lost rows: identical conversions may swap lines, so
+                    // compared by what identifies a conversion in the export.
+                    const key = (c: {
+                      offerId: string | null
+                      payout: string | null
+                      time: number
+                    }) => `${c.offerId}|${Number(c.payout)}|${Math.floor(c.time / 1000)}`
+                    const lost: Array<string> = []
+                    for await (const page of allReportRows(receiver.sql, summary.id, "lost")) {
+                      for (const row of page) {
+                        expect(lines.has(row.line!)).toBe(true)
+                        lost.push(
+                          key({
+                            offerId: row.offerId,
+                            payout: row.payout,
+                            time: Date.parse(row.occurredAt!)
+                          })
+                        )
+                      }
+                    }
+                    const expected = conversions
+                      .filter((c) => c.fate === "lost")
+                      .map((c) => key({ ...c, time: c.time.getTime() + skewMs }))
+                    expect(lost.sort()).toEqual(expected.sort())
+
+                    // Re-ingest twice: the second run's deliveries are duplicates.
+                    const target = { url: receiver.postbackUrl(), userIdKey: "user_id" }
+                    const first = await reingest(receiver.sql, summary.id, target)
+                    expect(first.failed).toEqual([])
+                    expect(first.stored).toBe(count("lost"))
+                    const second = await reingest(receiver.sql, summary.id, target)
+                    expect(second.stored).toBe(0)
+                    expect(second.duplicates).toBe(count("lost"))
+                    expect(second.summary?.categories.lost.count).toBe(0)
+                    expect(second.summary?.categories.recovered.count).toBe(count("lost"))
+                  }
+                ),
+                { numRuns: 12 }
+              )
+            )
+            // Every recovered conversion credited once (the worker settles
+            // them in its own time), with its points: payout x 10.
+            const recovered = yield* Effect.promise(() =>
+              receiver.sql.query<{ user_id: string; payout: string }>(
+                `SELECT user_id, payout::text AS payout FROM postbacks WHERE recovered_by IS NOT NULL`
+              )
+            )
+            expect(recovered.length).toBeGreaterThan(0)
+            const credits = yield* eventually(async () => {
+              const found = await creditsOf(
+                receiver,
+                recovered.map((row) => row.user_id)
+              )
+              return found.size === recovered.length ? found : undefined
+            })
+            for (const row of recovered) {
+              const credit = credits.get(row.user_id)!
+              expect(credit.credits).toBe("1")
+              expect(BigInt(credit.points)).toBe(BigInt(row.payout.replace(".", "")) / 10n)
+            }
+          })
+      )
+    }
+  )
 }

@@ -39,7 +39,7 @@ const upload = (receiver: TestReceiver["Service"], query: string, body = exportT
   })
 
 for (const database of testDatabases) {
-  layer(testReceiver(database), { timeout: 120_000 })(
+  layer(testReceiver(database), { timeout: 120_000, excludeTestServices: true })(
     `Reconciliations API (${database.name})`,
     (it) => {
       it.effect("upload, list, read, CSV, re-ingest twice; 400, 401, 404", () =>
