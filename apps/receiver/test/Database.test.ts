@@ -3,7 +3,7 @@
 // Db/Database.ts, for every SQL module.
 import { describe, expect, it, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import { Database, parseTimestamp } from "../src/Db/Database.ts"
+import { Database, parseTimestamp, postgresTarget } from "../src/Db/Database.ts"
 import { testDatabases } from "./support/databases.ts"
 
 const SHAPES = `
@@ -63,5 +63,15 @@ describe("parseTimestamp", () => {
     )
     expect(parseTimestamp("0001-12-31 00:00:00+00 BC").getUTCFullYear()).toBe(0)
     expect(parseTimestamp("9999-12-31").toISOString()).toBe("9999-12-31T00:00:00.000Z")
+  })
+})
+
+describe("the start-up line naming the database", () => {
+  it("gives host, port and database, never the user or the password", () => {
+    expect(
+      postgresTarget("postgres://app:s3cr3t-pass@db.internal:6432/receiver?sslmode=require")
+    ).toBe("db.internal:6432/receiver")
+    expect(postgresTarget("postgresql://db.internal/receiver")).toBe("db.internal:5432/receiver")
+    expect(postgresTarget("not a url")).toBe("(DATABASE_URL)")
   })
 })

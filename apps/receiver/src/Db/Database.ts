@@ -458,11 +458,28 @@ export class Database extends Context.Service<
         onSome: (url) =>
           Layer.effect(
             Database,
-            openPostgres(Redacted.value(url), config.databasePoolSize, config.databaseTimeoutMs)
+            Effect.logInfo(`Using PostgreSQL at ${postgresTarget(Redacted.value(url))}`).pipe(
+              Effect.andThen(
+                openPostgres(Redacted.value(url), config.databasePoolSize, config.databaseTimeoutMs)
+              )
+            )
           )
       })
     })
   )
+}
+
+/**
+ * Where a PostgreSQL URL points, for the log: `host:port/database`, never
+ * the user or the password (`DATABASE_URL` is a secret).
+ */
+export const postgresTarget = (url: string): string => {
+  try {
+    const parsed = new URL(url)
+    return `${parsed.hostname}:${parsed.port || "5432"}${parsed.pathname || "/"}`
+  } catch {
+    return "(DATABASE_URL)"
+  }
 }
 
 /** Runs a driver call as an Effect, failing with a `DatabaseError` naming the operation. */
