@@ -303,6 +303,17 @@ const drainGraphile = async (
     const cpu = cpuMs(process.pid)
     const backendCpu = sumCpu(await backendPids(reader.query, name))
     await runner.stop()
+    // graphile-worker ends its own pg pool without waiting for it (and
+    // without an error handler left): the database may be dropped only once
+    // its connections are gone, or the pool's idle clients emit an error
+    // nobody handles when DROP DATABASE ... WITH (FORCE) terminates them.
+    for (let waited = 0; waited < 30_000; waited += 100) {
+      const [open] = await reader.query<{ n: string }>(
+        `SELECT count(*)::text AS n FROM pg_stat_activity WHERE datname = '${name}' AND pid <> pg_backend_pid()`
+      )
+      if (Number(open?.n ?? 0) === 0) break
+      await sleep(100)
+    }
     const rate = perSecond(done, elapsed)
     const tenths = (size < TENTHS_FROM ? [] : marks).map((t, i) =>
       perSecond(size / 10, t - (i === 0 ? r0 : marks[i - 1]!))
