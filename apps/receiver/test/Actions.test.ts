@@ -6,6 +6,7 @@
 import { expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { testDatabases } from "./support/databases.ts"
+import { docsPostback } from "./support/postbacks.ts"
 import { eventually, TEST_ADMIN_TOKEN, TestReceiver, testReceiver } from "./support/receiver.ts"
 
 // biome-ignore lint/suspicious/noExplicitAny: JSON read by path in assertions
@@ -48,14 +49,7 @@ const ingest = (receiver: TestReceiver["Service"], fields: Record<string, unknow
   call(receiver.postbackUrl(), {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({
-      offer_id: "1511",
-      advertiser_name: "MomentScience",
-      payout: "2.10",
-      timestamp: "2023-09-20T15:27:40.802Z",
-      is_loyaltyboost: "1",
-      ...fields
-    })
+    body: JSON.stringify(docsPostback(fields))
   })
 
 const rows = <Row>(receiver: TestReceiver["Service"], text: string, params: Array<unknown> = []) =>

@@ -1,6 +1,7 @@
 import { expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { testDatabases } from "./support/databases.ts"
+import { docsPostback } from "./support/postbacks.ts"
 import { eventually, TEST_ADMIN_TOKEN, TestReceiver, testReceiver } from "./support/receiver.ts"
 
 const METRICS_TOKEN = "metrics-token-0123456789abcdef"
@@ -28,14 +29,7 @@ const postback = (receiver: TestReceiver["Service"], fields: Record<string, unkn
   request(receiver.postbackUrl(), {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({
-      offer_id: "1511",
-      advertiser_name: "MomentScience",
-      payout: "2.10",
-      timestamp: "2023-09-20T15:27:40.802Z",
-      is_loyaltyboost: "1",
-      ...fields
-    })
+    body: JSON.stringify(docsPostback(fields))
   })
 
 /** The error body every refusal has: exactly `error`, `message` and, when given, `issues`. */

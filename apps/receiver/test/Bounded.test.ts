@@ -9,6 +9,7 @@ import { TestClock } from "effect/testing"
 import { receiverConfig } from "../src/Config.ts"
 import { testDatabaseUrl } from "./support/databases.ts"
 import { TEST_ADMIN_TOKEN, TEST_SECRET } from "./support/env.ts"
+import { docsPostback } from "./support/postbacks.ts"
 import { receiverBehindProxy } from "./support/proxy.ts"
 import { eventually } from "./support/receiver.ts"
 
@@ -19,15 +20,7 @@ const IN_FLIGHT = 2
 const QUEUE = BATCH * IN_FLIGHT
 const REQUESTS = 3 * QUEUE
 
-const body = (user: string) =>
-  JSON.stringify({
-    offer_id: "1511",
-    advertiser_name: "MomentScience",
-    payout: "2.10",
-    timestamp: "2023-09-20T15:27:40.802Z",
-    is_loyaltyboost: "1",
-    payload: { user_id: user }
-  })
+const body = (user: string) => JSON.stringify(docsPostback({ payload: { user_id: user } }))
 
 const deliver = (baseUrl: string, user: string) =>
   fetch(`${baseUrl}/postbacks?secret=${TEST_SECRET}`, {

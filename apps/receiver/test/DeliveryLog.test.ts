@@ -13,6 +13,7 @@ import type { InboxRow } from "../src/Ingest/InboxSql.ts"
 import { deleteExpiredDeliveries, RetentionLive } from "../src/Retention.ts"
 import { testDatabases } from "./support/databases.ts"
 import { testEnv } from "./support/env.ts"
+import { docsPostback } from "./support/postbacks.ts"
 import { eventually, TEST_SECRET, TestReceiver, testReceiver } from "./support/receiver.ts"
 
 const row = (key: string, overrides: Partial<InboxRow> = {}): InboxRow => ({
@@ -266,15 +267,7 @@ for (const database of testDatabases) {
     excludeTestServices: true
   })(`delivery log over HTTP on ${database.name}`, (it) => {
     const body = (fields: Record<string, unknown> = {}) =>
-      JSON.stringify({
-        offer_id: "1511",
-        advertiser_name: "MomentScience",
-        payout: "2.10",
-        timestamp: "2023-09-20T15:27:40.802Z",
-        is_loyaltyboost: "1",
-        payload: { user_id: "u-1", session_id: "s-1" },
-        ...fields
-      })
+      JSON.stringify(docsPostback({ payload: { user_id: "u-1", session_id: "s-1" }, ...fields }))
     const post = (url: string, text: string, headers: Record<string, string> = {}) =>
       Effect.promise(async () => {
         const response = await fetch(url, {

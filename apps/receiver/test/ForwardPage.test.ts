@@ -7,6 +7,7 @@ import { Effect } from "effect"
 import { launchChromium, skipBrowserTests, watchedPage } from "./support/browser.ts"
 import { testDatabases } from "./support/databases.ts"
 import { startConsumer } from "./support/forwardConsumer.ts"
+import { docsPostback } from "./support/postbacks.ts"
 import { eventually, TEST_ADMIN_TOKEN, TestReceiver, testReceiver } from "./support/receiver.ts"
 
 const step = <A>(f: () => Promise<A>) => Effect.promise(f)
@@ -41,14 +42,7 @@ layer(testReceiver(database), { timeout: 180_000, excludeTestServices: true })(
             fetch(receiver.postbackUrl(), {
               method: "POST",
               headers: { "content-type": "application/json" },
-              body: JSON.stringify({
-                offer_id: "1511",
-                advertiser_name: "MomentScience",
-                payout: "2.10",
-                timestamp: "2023-09-20T15:27:40.802Z",
-                is_loyaltyboost: "1",
-                payload: { user_id: "page-user" }
-              })
+              body: JSON.stringify(docsPostback({ payload: { user_id: "page-user" } }))
             }).then((r) => r.status)
           )
           expect(status).toBe(200)

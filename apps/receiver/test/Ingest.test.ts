@@ -5,6 +5,7 @@ import { expect, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { testDatabases } from "./support/databases.ts"
 import { captureLogs } from "./support/logs.ts"
+import { docsPostback } from "./support/postbacks.ts"
 import { TEST_SECRET, TestReceiver, testReceiver } from "./support/receiver.ts"
 
 const encoder = new TextEncoder()
@@ -42,15 +43,8 @@ const send = (baseUrl: string, request: Request) =>
 
 const json = (value: unknown) => encoder.encode(JSON.stringify(value))
 
-const docsBody = (overrides: Record<string, unknown> = {}) => ({
-  offer_id: "1511",
-  advertiser_name: "MomentScience",
-  payout: "2.10",
-  timestamp: "2023-09-20T15:27:40.802Z",
-  is_loyaltyboost: "1",
-  payload: { user_id: "3410444" },
-  ...overrides
-})
+const docsBody = (overrides: Record<string, unknown> = {}) =>
+  docsPostback({ payload: { user_id: "3410444" }, ...overrides })
 
 interface StoredRequest {
   readonly id: string

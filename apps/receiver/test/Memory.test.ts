@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { TEST_ADMIN_TOKEN, TEST_SECRET, testEnv } from "./support/env.ts"
+import { docsPostback } from "./support/postbacks.ts"
 
 const appDir = fileURLToPath(new URL("..", import.meta.url))
 
@@ -112,14 +113,7 @@ describe("memory", () => {
           fetch(`${receiver.baseUrl}/postbacks?secret=${TEST_SECRET}`, {
             method: "POST",
             headers: { "content-type": "application/json" },
-            body: JSON.stringify({
-              offer_id: "1511",
-              advertiser_name: "MomentScience",
-              payout: "2.10",
-              timestamp: "2023-09-20T15:27:40.802Z",
-              is_loyaltyboost: "1",
-              payload: { user_id: "memory-user" }
-            })
+            body: JSON.stringify(docsPostback({ payload: { user_id: "memory-user" } }))
           })
         )
         expect(accepted.status).toBe(200)

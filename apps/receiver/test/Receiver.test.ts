@@ -3,21 +3,15 @@ import { Decimal, type Postback } from "@org/postback-schema"
 import { samplePostback, sendOnce } from "@org/postback-sender"
 import { Effect } from "effect"
 import { testDatabases } from "./support/databases.ts"
+import { docsPostback as docsFields } from "./support/postbacks.ts"
 import { eventually, TEST_ADMIN_TOKEN, TestReceiver, testReceiver } from "./support/receiver.ts"
 
 // The examples of MomentScience's postback documentation.
 const DOCS_GET_QUERY =
   "payout=2.10&timestamp=2023-09-20T15:27:40.802Z&offer_id=1511&advertiser_name=MomentScience&is_loyaltyboost=0&user_id=3410444"
 
-const docsPostBody = (overrides: Record<string, unknown> = {}) => ({
-  offer_id: "1511",
-  advertiser_name: "MomentScience",
-  payout: "2.10",
-  timestamp: "2023-09-20T15:27:40.802Z",
-  is_loyaltyboost: "1",
-  payload: { user_id: "3410444", session_id: "abc-123" },
-  ...overrides
-})
+const docsPostBody = (overrides: Record<string, unknown> = {}) =>
+  docsFields({ payload: { user_id: "3410444", session_id: "abc-123" }, ...overrides })
 
 /** The docs' POST example as a decoded postback, delivered the way MomentScience does (the sender package). */
 const docsPostback = (overrides: Partial<Postback> = {}) =>
