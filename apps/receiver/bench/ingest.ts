@@ -179,7 +179,9 @@ interface Running {
   readonly url: string
   readonly child: ChildProcess
   readonly database: { readonly url: string; readonly drop: () => Promise<void> }
-  readonly runs: Array<Figures & { readonly cpuMsPer1000: number }>
+  readonly runs: Array<
+    Figures & { readonly cpuMsPer1000: number; readonly serverCpuMsPer1000: number }
+  >
 }
 
 // CPU time (user + system) of a process, in ms, from /proc (Linux).
@@ -209,7 +211,10 @@ const backends = async (databaseUrl: string): Promise<ReadonlyArray<number>> => 
 }
 
 const running: Array<Running> = []
-const chosen = contenders.filter((c) => only === undefined || c.name.includes(only))
+// BENCH_ONLY: comma-separated parts of names, e.g. "node:http,worker off"
+const chosen = contenders.filter(
+  (c) => only === undefined || only.split(",").some((part) => c.name.includes(part.trim()))
+)
 try {
   const launch = async (contender: (typeof contenders)[number]) => {
     const database = await createDatabase()
@@ -235,8 +240,13 @@ try {
     const pids = [entry.child.pid!, ...(await backends(entry.database.url))]
     const before = pids.map(cpuMs)
     const figures = await drive(entry.url, duration)
-    const used = pids.map(cpuMs).reduce((sum, ms, i) => sum + ms - before[i]!, 0)
-    entry.runs.push({ ...figures, cpuMsPer1000: (used / figures.total) * 1000 })
+    const spent = pids.map((pid, i) => cpuMs(pid) - before[i]!)
+    const used = spent.reduce((sum, ms) => sum + ms, 0)
+    entry.runs.push({
+      ...figures,
+      cpuMsPer1000: (used / figures.total) * 1000,
+      serverCpuMsPer1000: (spent[0]! / figures.total) * 1000
+    })
     console.error(
       `round ${round + 1} ${entry.name}: ${Math.round(figures.rps)} req/s, p99 ${figures.p99} ms`
     )
@@ -298,7 +308,7 @@ console.log("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---:
 for (const r of running) {
   const rps = r.runs.map((run) => run.rps)
   console.log(
-    `| ${r.name} | ${Math.round(medianOf(rps))} | ${rps.map((v) => Math.round(v)).join(" / ")} | ${medianOf(r.runs.map((run) => run.p50))} | ${medianOf(r.runs.map((run) => run.p99))} | ${Math.round(medianOf(r.runs.map((run) => run.cpuMsPer1000)))} | ${r.runs.reduce((n, run) => n + run.non2xx, 0)} | ${r.runs.reduce((n, run) => n + run.errors, 0)} | ${ratio(r, bare).toFixed(2)}x | ${ratio(r, fastify).toFixed(2)}x |`
+    `| ${r.name} | ${Math.round(medianOf(rps))} | ${rps.map((v) => Math.round(v)).join(" / ")} | ${medianOf(r.runs.map((run) => run.p50))} | ${medianOf(r.runs.map((run) => run.p99))} | ${Math.round(medianOf(r.runs.map((run) => run.cpuMsPer1000)))} (${Math.round(medianOf(r.runs.map((run) => run.serverCpuMsPer1000)))} + ${Math.round(medianOf(r.runs.map((run) => run.cpuMsPer1000 - run.serverCpuMsPer1000)))}) | ${r.runs.reduce((n, run) => n + run.non2xx, 0)} | ${r.runs.reduce((n, run) => n + run.errors, 0)} | ${ratio(r, bare).toFixed(2)}x | ${ratio(r, fastify).toFixed(2)}x |`
   )
 }
 if (halfLoad !== undefined) {

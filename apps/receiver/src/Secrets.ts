@@ -143,4 +143,6 @@ const writeKept = (file: string, secrets: Kept): Effect.Effect<void, Config.Conf
 export const redactedSecretCheck = (
   expected: Redacted.Redacted<string>
 ): ((presented: string | null | undefined) => boolean) =>
-  secretCheck(Redacted.value(expected), (data) => hash("sha256", data, "buffer"))
+  secretCheck(Redacted.value(expected), {
+    sha256Text: (text) => hash("sha256", text, "base64url")
+  })

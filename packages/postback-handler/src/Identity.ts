@@ -1,10 +1,9 @@
-import { sha256 } from "@noble/hashes/sha2.js"
 import { canonicalPostbackKey, type Postback } from "@org/postback-schema/plain"
-
-const ENCODER = new TextEncoder()
+import { textDigest } from "./internal/digest.ts"
+import type { Sha256Options } from "./SecretCheck.ts"
 
 /** Options of {@link postbackIdentity}. */
-export interface IdentityOptions {
+export interface IdentityOptions extends Sha256Options {
   /**
    * A payload key whose value identifies the conversion on the sender's side
    * (a click or transaction id, e.g. `"click_id"`): when the postback carries
@@ -14,29 +13,6 @@ export interface IdentityOptions {
   readonly dedupKey?: string | undefined
   /** Fields whose values are stand-ins (see `canonicalPostbackKey`); `null` in the key. */
   readonly unknown?: ReadonlyArray<"timestamp" | "is_loyaltyboost"> | undefined
-  /** SHA-256 to use (bytes in, 32 bytes out); default `@noble/hashes`. */
-  readonly sha256?: ((data: Uint8Array) => Uint8Array) | undefined
-}
-
-const BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-
-const base64url = (bytes: Uint8Array): string => {
-  let out = ""
-  let i = 0
-  for (; i + 2 < bytes.length; i += 3) {
-    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!
-    out +=
-      BASE64URL[n >> 18]! +
-      BASE64URL[(n >> 12) & 63]! +
-      BASE64URL[(n >> 6) & 63]! +
-      BASE64URL[n & 63]!
-  }
-  if (i < bytes.length) {
-    const n = (bytes[i]! << 16) | ((bytes[i + 1] ?? 0) << 8)
-    out += BASE64URL[n >> 18]! + BASE64URL[(n >> 12) & 63]!
-    if (i + 1 < bytes.length) out += BASE64URL[(n >> 6) & 63]!
-  }
-  return out
 }
 
 /**
@@ -64,5 +40,5 @@ export const postbackIdentity = (postback: Postback, options?: IdentityOptions):
     explicit === undefined || explicit === ""
       ? `postback:${canonicalPostbackKey(postback, options?.unknown === undefined ? undefined : { unknown: options.unknown })}`
       : `payload:${key}=${explicit}`
-  return base64url((options?.sha256 ?? sha256)(ENCODER.encode(text)))
+  return textDigest(options)(text)
 }

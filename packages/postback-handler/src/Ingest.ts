@@ -10,6 +10,7 @@ import {
 import type { Classification, Delivery, PostbackSource, RawDelivery } from "./Delivery.ts"
 import { postbackIdentity } from "./Identity.ts"
 import { decodeMarked } from "./internal/bytes.ts"
+import { textDigest } from "./internal/digest.ts"
 import {
   containsNumberText,
   fromJson,
@@ -73,10 +74,18 @@ export interface IngestOptions {
   /**
    * SHA-256 for the secret check and the identity: bytes in, 32 bytes out.
    * Default: `@noble/hashes` (Web APIs only, synchronous). A Node server may
-   * pass its native one for speed: `(data) => createHash("sha256").update(data).digest()`.
-   * Both give the same identities.
+   * pass its native one: `(data) => createHash("sha256").update(data).digest()`,
+   * or, faster, `sha256Text`. Every choice gives the same identities.
    */
   readonly sha256?: ((data: Uint8Array) => Uint8Array) | undefined
+  /**
+   * SHA-256 of a text's UTF-8 bytes as base64url (43 characters); used
+   * instead of `sha256` when given. On Node:
+   * `(text) => hash("sha256", text, "base64url")` (`node:crypto`), which
+   * spares the UTF-8 encoding and the base64url in JavaScript: about 5 µs
+   * of the ingest core's time per postback.
+   */
+  readonly sha256Text?: ((text: string) => string) | undefined
 }
 
 /** The ingest core for one set of options, made once (see {@link makePostbackIngest}). */
@@ -193,6 +202,12 @@ export const makePostbackIngest = (options: IngestOptions): PostbackIngest => {
       `option sha256 must be a function from bytes to a 32-byte digest, got ${String(options.sha256)}`
     )
   }
+  if (options.sha256Text !== undefined && typeof options.sha256Text !== "function") {
+    throw new TypeError(
+      `option sha256Text must be a function from text to its base64url SHA-256 digest, got ${String(options.sha256Text)}`
+    )
+  }
+  const digest = textDigest(options)
   const maxFutureSkewMs = options.maxFutureSkewMs ?? 300_000
   if (
     typeof maxFutureSkewMs !== "number" ||
@@ -217,8 +232,8 @@ export const makePostbackIngest = (options: IngestOptions): PostbackIngest => {
     dedupKey,
     maxBodyBytes: positiveInteger("maxBodyBytes", options.maxBodyBytes, 65_536),
     maxQueryBytes: positiveInteger("maxQueryBytes", options.maxQueryBytes, 32_768),
-    secretMatches: secretCheck(secret, options.sha256),
-    sha256: options.sha256,
+    secretMatches: secretCheck(secret, { sha256Text: digest }),
+    digest,
     settings
   }
   const carried =
@@ -296,7 +311,8 @@ interface Resolved {
   readonly maxBodyBytes: number
   readonly maxQueryBytes: number
   readonly secretMatches: (presented: string | null | undefined) => boolean
-  readonly sha256: ((data: Uint8Array) => Uint8Array) | undefined
+  /** SHA-256 of a text, base64url. */
+  readonly digest: (text: string) => string
   readonly settings: LenientSettings
 }
 
@@ -451,7 +467,7 @@ const classify = (r: Resolved, delivery: Delivery): Classification => {
     identity: postbackIdentity(decision.postback, {
       dedupKey: r.dedupKey,
       unknown: decision.unknown.length === 0 ? undefined : decision.unknown,
-      sha256: r.sha256
+      sha256Text: r.digest
     }),
     flags: decision.flags,
     holds: decision.holds,

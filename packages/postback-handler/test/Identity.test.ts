@@ -1,7 +1,8 @@
+import { hash } from "node:crypto"
 import { readFileSync } from "node:fs"
 import { describe, expect, it } from "@effect/vitest"
 import { parsePostbackJson, parsePostbackQuery } from "@org/postback-schema"
-import { makePostbackIngest, postbackIdentity } from "../src/index.ts"
+import { makePostbackIngest, postbackIdentity, secretCheck } from "../src/index.ts"
 
 interface IdentityCase {
   readonly name: string
@@ -31,6 +32,39 @@ describe("postbackIdentity", () => {
   )
 
   it.each(fixture.cases.map((c) => [c.name, c] as const))(
+    "is the same with Node's SHA-256, on bytes or on text: %s",
+    (_, c) => {
+      const decoded =
+        c.form === "json" ? parsePostbackJson(c.input) : parsePostbackQuery(c.input as string)
+      if (!decoded.ok) throw new Error(JSON.stringify(decoded.errors))
+      const options = { dedupKey: c.dedupKey }
+      expect(
+        postbackIdentity(decoded.postback, {
+          ...options,
+          sha256: (data) => hash("sha256", data, "buffer")
+        })
+      ).toBe(c.identity)
+      expect(
+        postbackIdentity(decoded.postback, {
+          ...options,
+          sha256Text: (text) => hash("sha256", text, "base64url")
+        })
+      ).toBe(c.identity)
+      const ingest = makePostbackIngest({
+        secret: SECRET,
+        dedupKey: c.dedupKey,
+        sha256Text: (text) => hash("sha256", text, "base64url")
+      })
+      const outcome = ingest.classify({
+        method: "GET",
+        url: `/postbacks?secret=${SECRET}&x=1`,
+        receivedAt: new Date("2023-09-20T15:30:00Z")
+      })
+      expect(outcome._tag).not.toBe("Unauthorized")
+    }
+  )
+
+  it.each(fixture.cases.map((c) => [c.name, c] as const))(
     "the core gives the same identity for the delivery: %s",
     (_, c) => {
       const ingest = makePostbackIngest({ secret: SECRET, dedupKey: c.dedupKey })
@@ -52,4 +86,33 @@ describe("postbackIdentity", () => {
       if (outcome._tag === "Accepted") expect(outcome.identity).toBe(c.identity)
     }
   )
+})
+
+describe("secretCheck", () => {
+  const choices = {
+    "@noble/hashes": undefined,
+    "Node, bytes": (data: Uint8Array) => hash("sha256", data, "buffer"),
+    "Node, text": { sha256Text: (text: string) => hash("sha256", text, "base64url") }
+  }
+  it.each(Object.entries(choices))("accepts the secret alone (%s)", (_, choice) => {
+    const matches = secretCheck(SECRET, choice)
+    expect(matches(SECRET)).toBe(true)
+    for (const wrong of [
+      "",
+      SECRET.slice(0, -1),
+      `${SECRET}x`,
+      SECRET.toUpperCase(),
+      `${SECRET.slice(0, -1)}\u00e9`,
+      null,
+      undefined
+    ]) {
+      expect(matches(wrong)).toBe(false)
+    }
+  })
+
+  it("refuses a sha256Text that is not a function, naming the option", () => {
+    expect(() => makePostbackIngest({ secret: SECRET, sha256Text: "sha256" as never })).toThrow(
+      /option sha256Text must be a function/
+    )
+  })
 })

@@ -18,22 +18,22 @@ import { wireValue } from "./WireFields.ts"
  * // '{"offer_id":"1511","advertiser_name":"MomentScience","payout":"2.1","timestamp":"2023-09-20T15:27:40.802Z","is_loyaltyboost":"0","payload":[["session_id","abc"],["user_id","3410444"]]}'
  */
 export const canonicalPostbackKey = (postback: Postback, options?: CanonicalKeyOptions): string => {
-  const keys = Object.keys(postback.payload).sort()
-  // Entries as [key, value] pairs: a JSON object would list integer-like keys
-  // ("10", "9") in numeric order whatever order they were added in.
-  const payload = keys.map((key) => [key, postback.payload[key]!])
   const unknown = options?.unknown
-  return JSON.stringify({
-    offer_id: wireValue(postback, "offer_id"),
-    advertiser_name: wireValue(postback, "advertiser_name"),
-    payout: postback.payout.normalize().toString(),
-    timestamp: unknown?.includes("timestamp") ? null : wireValue(postback, "timestamp"),
-    is_loyaltyboost: unknown?.includes("is_loyaltyboost")
-      ? null
-      : wireValue(postback, "is_loyaltyboost"),
-    payload
-  })
+  // Written out rather than `JSON.stringify` of an object: the same text
+  // (every value is a string, quoted by `JSON.stringify`), for a fraction of
+  // the cost on the ingest path. Payload entries as [key, value] pairs: a
+  // JSON object would list integer-like keys ("10", "9") in numeric order
+  // whatever order they were added in.
+  let text = `{"offer_id":${quote(postback.offerId)},"advertiser_name":${quote(postback.advertiserName)},"payout":${quote(postback.payout.normalize().toString())},"timestamp":${unknown?.includes("timestamp") ? "null" : quote(wireValue(postback, "timestamp"))},"is_loyaltyboost":${unknown?.includes("is_loyaltyboost") ? "null" : quote(wireValue(postback, "is_loyaltyboost"))},"payload":[`
+  const keys = Object.keys(postback.payload).sort()
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!
+    text += `${i === 0 ? "" : ","}[${quote(key)},${quote(postback.payload[key]!)}]`
+  }
+  return `${text}]}`
 }
+
+const quote: (text: string) => string = JSON.stringify
 
 /** Options of {@link canonicalPostbackKey}. */
 export interface CanonicalKeyOptions {

@@ -81,6 +81,44 @@ describe("canonicalPostbackKey", () => {
       { numRuns: 200 }
     )
   })
+  it("is JSON.stringify of the canonical body, character for character", () => {
+    // The key is written out by hand for speed; stored dedup keys are
+    // digests of it, so it must stay exactly the JSON text it always was.
+    const asObject = (postback: Postback, unknown: ReadonlyArray<string>) =>
+      JSON.stringify({
+        offer_id: postback.offerId,
+        advertiser_name: postback.advertiserName,
+        payout: postback.payout.normalize().toString(),
+        timestamp: unknown.includes("timestamp") ? null : postback.timestamp.toISOString(),
+        is_loyaltyboost: unknown.includes("is_loyaltyboost")
+          ? null
+          : postback.isLoyaltyBoost
+            ? "1"
+            : "0",
+        payload: Object.keys(postback.payload)
+          .sort()
+          .map((key) => [key, postback.payload[key]])
+      })
+    const oddText = fc.string({ unit: "binary", maxLength: 12 })
+    const odd = fc.record({
+      offerId: oddText.filter((s) => s.length > 0),
+      advertiserName: oddText,
+      payload: fc.dictionary(oddText, oddText, { maxKeys: 6 })
+    })
+    fc.assert(
+      fc.property(
+        postbackArb,
+        odd,
+        fc.subarray(["timestamp", "is_loyaltyboost"] as const),
+        (postback, text, unknown) => {
+          for (const p of [postback, { ...postback, ...text }]) {
+            expect(canonicalPostbackKey(p, { unknown })).toBe(asObject(p, unknown))
+          }
+        }
+      ),
+      { numRuns: 500 }
+    )
+  })
 })
 
 describe("canonicalPostbackKey with unknown fields", () => {

@@ -32,8 +32,9 @@ export class IngestCore extends Context.Service<IngestCore, PostbackIngest>()(
               maxQueryBytes: config.maxQueryBytes,
               defaultLoyaltyBoost: config.defaultLoyaltyBoost,
               maxFutureSkewMs: config.maxFutureSkewMs,
-              // Node's own SHA-256: the same digests, a fraction of the cost.
-              sha256: (data) => hash("sha256", data, "buffer")
+              // Node's own SHA-256 on the text: the same digests, without
+              // UTF-8 encoding or base64url in JavaScript.
+              sha256Text: (text) => hash("sha256", text, "base64url")
             }),
           catch: (error) => {
             const message = error instanceof Error ? error.message : String(error)
