@@ -3,7 +3,9 @@
 // Db/Database.ts, for every SQL module.
 import { describe, expect, it, layer } from "@effect/vitest"
 import { Effect } from "effect"
+import * as fc from "fast-check"
 import { Database, parseTimestamp, postgresTarget } from "../src/Db/Database.ts"
+import { textArray } from "../src/Ingest/InboxSql.ts"
 import { testDatabases } from "./support/databases.ts"
 
 const SHAPES = `
@@ -46,6 +48,49 @@ for (const database of testDatabases) {
               sql.transaction((tx) => tx.query(SHAPES))
             )
             expect(inTransaction).toEqual(expected)
+          })
+      )
+
+      it.effect(
+        "a text[] written by textArray reads back element for element (quotes, backslashes, braces, NULL)",
+        () =>
+          Effect.gen(function* () {
+            const { sql } = yield* Database
+            const roundTrip = (values: ReadonlyArray<string | null>) =>
+              Effect.promise(() =>
+                sql.query<{ value: string | null }>(
+                  "SELECT value FROM unnest($1::text[]) WITH ORDINALITY AS a(value, n) ORDER BY a.n",
+                  [textArray(values)]
+                )
+              )
+            const awkward = [
+              'say "hi"',
+              "back\\slash",
+              "\\",
+              '"',
+              "{a,b}",
+              "NULL",
+              null,
+              "",
+              " spaced ",
+              "comma,here",
+              "é ✓ 😀",
+              "line\nbreak\ttab"
+            ]
+            const rows = yield* roundTrip(awkward)
+            expect(rows.map((r) => r.value)).toEqual(awkward)
+            expect(yield* roundTrip([])).toEqual([])
+            // Any text PostgreSQL can hold (no NUL, no lone surrogate).
+            const storable = fc
+              .string({ unit: "grapheme", maxLength: 12 })
+              .filter((t) => !t.includes("\u0000"))
+            const samples = fc.sample(
+              fc.array(fc.option(storable, { nil: null }), { maxLength: 8 }),
+              200
+            )
+            for (const values of samples) {
+              expect((yield* roundTrip(values)).map((r) => r.value)).toEqual(values)
+            }
           })
       )
     }

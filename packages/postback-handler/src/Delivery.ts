@@ -21,6 +21,22 @@ export interface Delivery {
   readonly body?: Uint8Array | null | undefined
   /** When the delivery arrived: the stand-in for a missing or unreadable `timestamp`. */
   readonly receivedAt: Date
+  /**
+   * What `admitRequest` of the same core answered for this request's method
+   * and URL, so that `classify` does not read the URL and check the secret a
+   * second time. Ignored unless it came from this core for this very method
+   * and URL (then the request is admitted again, as without it).
+   */
+  readonly admitted?: AdmittedRequest | undefined
+}
+
+/**
+ * A request that passed the checks made before its body is read (method,
+ * URL length, secret): `admitRequest` of a `PostbackIngest` gives it, and
+ * `classify` takes it back as `delivery.admitted`. Opaque.
+ */
+export interface AdmittedRequest {
+  readonly _tag: "Admitted"
 }
 
 /**

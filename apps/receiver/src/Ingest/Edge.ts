@@ -423,8 +423,8 @@ export class IngestEdge extends Context.Service<IngestEdge, IngestEdgeShape>()(
           }
           const method = request.method ?? ""
           const url = unmarked ?? target
-          const admitted = ingest.admit({ method, url })
-          if (admitted !== undefined) {
+          const admitted = ingest.admitRequest({ method, url })
+          if (admitted._tag !== "Admitted") {
             request.resume()
             settle(request, response, arrival, admitted)
             return
@@ -435,7 +435,12 @@ export class IngestEdge extends Context.Service<IngestEdge, IngestEdgeShape>()(
             return
           }
           if (method.toUpperCase() === "GET") {
-            settle(request, response, arrival, ingest.classify({ method, url, receivedAt }))
+            settle(
+              request,
+              response,
+              arrival,
+              ingest.classify({ method, url, receivedAt, admitted })
+            )
             return
           }
           readBody(request, maxBody).then(
@@ -457,7 +462,8 @@ export class IngestEdge extends Context.Service<IngestEdge, IngestEdgeShape>()(
                 url,
                 contentType: request.headers["content-type"] ?? null,
                 body,
-                receivedAt
+                receivedAt,
+                admitted
               }
               if (contentEncoding === undefined)
                 settle(request, response, arrival, ingest.classify(delivery))

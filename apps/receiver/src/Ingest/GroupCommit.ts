@@ -1,4 +1,5 @@
 import { Context, Duration, Effect, Layer, Metric } from "effect"
+import { clockTimer, type Timer } from "../ClockTimer.ts"
 import { ReceiverConfig } from "../Config.ts"
 import { Database, DEFAULT_TIMEOUT_MS, type SqlRunner } from "../Db/Database.ts"
 import { WakeSignal } from "../WakeSignal.ts"
@@ -47,8 +48,7 @@ export const queueDepth = Metric.gauge("receiver_ingest_queue_depth", {
     "Requests (accepted and rejected) waiting for an ingest batch; past INGEST_MAX_QUEUE new ones are answered 503 at once"
 })
 
-/** Calls `f` after `ms`; returns the cancel. */
-export type Timer = (ms: number, f: () => void) => () => void
+export type { Timer } from "../ClockTimer.ts"
 
 const realTimer: Timer = (ms, f) => {
   const handle = setTimeout(f, ms)
@@ -181,12 +181,7 @@ export class GroupCommit extends Context.Service<
         const wake = yield* WakeSignal
         const context = yield* Effect.context<never>()
         const runFork = Effect.runForkWith(context)
-        const timer: Timer = (ms, f) => {
-          const fiber = runFork(
-            Effect.sleep(Duration.millis(ms)).pipe(Effect.andThen(Effect.sync(f)))
-          )
-          return () => fiber.interruptUnsafe()
-        }
+        const timer = yield* clockTimer(runFork)
         return yield* Effect.acquireRelease(
           Effect.sync(() =>
             GroupCommit.make(sql, {

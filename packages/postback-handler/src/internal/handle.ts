@@ -105,15 +105,15 @@ export const makeKit = (options: PostbackHandlerOptions): Kit => {
 
   const handle = async (incoming: Incoming): Promise<Answer> => {
     const receivedAt = new Date()
-    const refused = admit(incoming.method, incoming.target)
-    if (refused !== undefined) return refused
+    const admitted = ingest.admitRequest({ method: incoming.method, url: incoming.target })
+    if (admitted._tag !== "Admitted") return answerOf(admitted)
     const { request, body } = incoming.open()
     const method = incoming.method.toUpperCase()
     const url = incoming.target
     const contentType = request.headers.get("content-type")
     // A GET carries its postback in the query: a body it may have is not read.
     if (method !== "POST") {
-      return settle(request, ingest.classify({ method, url, contentType, receivedAt }))
+      return settle(request, ingest.classify({ method, url, contentType, receivedAt, admitted }))
     }
     const declared = Number(request.headers.get("content-length") ?? Number.NaN)
     if (declared > max) return tooLarge
@@ -142,7 +142,8 @@ export const makeKit = (options: PostbackHandlerOptions): Kit => {
         contentType,
         contentEncoding: request.headers.get("content-encoding"),
         body: read,
-        receivedAt
+        receivedAt,
+        admitted
       })
     )
   }
