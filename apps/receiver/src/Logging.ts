@@ -1,3 +1,4 @@
+import { timestampText } from "@org/postback-schema"
 import {
   Config,
   Context,
@@ -126,7 +127,13 @@ export const LineLogger: Context.Reference<LineLoggerShape | undefined> = Contex
 // Effect's Formatter.
 const TEXT_ONLY = /^[^\s"=]*$/
 const logfmtValue = (value: unknown): string => {
-  const text = typeof value === "string" ? value : Formatter.format(value)
+  const text =
+    typeof value === "string"
+      ? value
+      : // What Formatter.format writes for these, without its generic walk.
+        typeof value === "number" || typeof value === "boolean" || value === null
+        ? String(value)
+        : Formatter.format(value)
   return TEXT_ONLY.test(text) ? text : JSON.stringify(text)
 }
 const logfmtLabel = (key: string) => key.replace(/[\s="]/g, "_")
@@ -137,7 +144,7 @@ export const logfmtLine = (
   message: string,
   fields: Readonly<Record<string, unknown>>
 ): string => {
-  let out = `timestamp=${date.toISOString()} level=INFO message=${logfmtValue(message)}`
+  let out = `timestamp=${timestampText(date)} level=INFO message=${logfmtValue(message)}`
   for (const key in fields) out += ` ${logfmtLabel(key)}=${logfmtValue(fields[key])}`
   return out
 }
@@ -151,7 +158,7 @@ export const jsonLine = (
   Formatter.formatJson({
     message,
     logLevel: "INFO",
-    timestamp: date.toISOString(),
+    timestamp: timestampText(date),
     annotations: fields,
     spans: {}
   })

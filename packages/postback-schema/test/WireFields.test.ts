@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Decimal, isWireField, WIRE_FIELDS, wireValue } from "../src/index.ts"
+import * as fc from "fast-check"
+import { Decimal, isWireField, timestampText, WIRE_FIELDS, wireValue } from "../src/index.ts"
 
 describe("WireFields", () => {
   it("lists the five top-level fields of the docs", () => {
@@ -35,5 +36,35 @@ describe("wireValue", () => {
       "1"
     ])
     expect(wireValue({ ...postback, isLoyaltyBoost: false }, "is_loyaltyboost")).toBe("0")
+  })
+})
+
+describe("timestampText", () => {
+  it("is Date.prototype.toISOString for every date, the invalid one included", () => {
+    const outcome = (f: () => string) => {
+      try {
+        return f()
+      } catch (error) {
+        return `${(error as Error).name}`
+      }
+    }
+    fc.assert(
+      fc.property(fc.date({ noInvalidDate: false }), (date) => {
+        expect(outcome(() => timestampText(date))).toBe(outcome(() => date.toISOString()))
+      }),
+      { numRuns: 5_000 }
+    )
+    for (const date of [
+      new Date(Date.UTC(999, 11, 31, 23, 59, 59, 999)),
+      new Date(Date.UTC(1000, 0, 1)),
+      new Date(Date.UTC(9999, 11, 31, 23, 59, 59, 999)),
+      new Date(Date.UTC(10000, 0, 1)),
+      new Date(Date.UTC(2023, 8, 20, 15, 27, 40, 2)),
+      new Date(Date.UTC(2023, 8, 20, 15, 27, 40, 20)),
+      new Date(-1),
+      new Date(Number.NaN)
+    ]) {
+      expect(outcome(() => timestampText(date))).toBe(outcome(() => date.toISOString()))
+    }
   })
 })

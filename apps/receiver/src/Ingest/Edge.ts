@@ -7,7 +7,7 @@ import {
   type PostbackSource,
   unavailableAnswer
 } from "@org/postback-handler"
-import type { Decimal } from "@org/postback-schema"
+import { type Decimal, timestampText } from "@org/postback-schema"
 import { Context, Effect, Layer, LogLevel, Metric, References } from "effect"
 import { ReceiverConfig } from "../Config.ts"
 import type { RawRequest } from "../Db/schema.ts"
@@ -529,7 +529,7 @@ export const inboxRowOf = (
     offerId: postback.offerId,
     advertiserName: postback.advertiserName,
     payout: postback.payout.toString(),
-    occurredAt: postback.timestamp.toISOString(),
+    occurredAt: timestampText(postback.timestamp),
     isLoyaltyBoost: postback.isLoyaltyBoost,
     payload: JSON.stringify(postback.payload),
     userId,

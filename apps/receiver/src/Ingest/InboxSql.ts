@@ -1,3 +1,4 @@
+import { timestampText } from "@org/postback-schema"
 import type { SqlRunner } from "../Db/Database.ts"
 import type { PostbackSource, RawRequest } from "../Db/schema.ts"
 
@@ -222,7 +223,7 @@ export const insertPostbacks = async (
   // (the row keeps them, and its log row when the postback was stored before).
   const first = new Map<string, { readonly receivedAt: string; readonly waitMs: string }>()
   for (const delivery of deliveries) {
-    const receivedAt = (delivery.receivedAt ?? new Date()).toISOString()
+    const receivedAt = timestampText(delivery.receivedAt ?? new Date())
     const wait = waitMs(delivery.arrivedAt, sentAt)
     const isFirst = !first.has(delivery.dedupKey)
     if (isFirst) first.set(delivery.dedupKey, { receivedAt, waitMs: wait })
