@@ -33,7 +33,13 @@ export const canonicalPostbackKey = (postback: Postback, options?: CanonicalKeyO
   return `${text}]}`
 }
 
-const quote: (text: string) => string = JSON.stringify
+// What JSON.stringify escapes in a string: `"`, `\`, control characters
+// and lone surrogates (any surrogate sends the text the long way).
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what JSON escapes
+const ESCAPED = /["\\\u0000-\u001f\ud800-\udfff]/
+
+/** `JSON.stringify` of a string; text without anything to escape is quoted as it is. */
+const quote = (text: string): string => (ESCAPED.test(text) ? JSON.stringify(text) : `"${text}"`)
 
 /** Options of {@link canonicalPostbackKey}. */
 export interface CanonicalKeyOptions {

@@ -99,7 +99,26 @@ describe("canonicalPostbackKey", () => {
           .sort()
           .map((key) => [key, postback.payload[key]])
       })
-    const oddText = fc.string({ unit: "binary", maxLength: 12 })
+    // Every character JSON escapes, and others, often enough to meet them.
+    const oddText = fc.string({
+      unit: fc.oneof(
+        fc.constantFrom(
+          '"',
+          "\\",
+          "\u0000",
+          "\n",
+          "\u001f",
+          "\u007f",
+          "\ud800",
+          "\udfff",
+          "\u2028",
+          "é",
+          "😀"
+        ),
+        fc.string({ unit: "binary", minLength: 1, maxLength: 1 })
+      ),
+      maxLength: 12
+    })
     const odd = fc.record({
       offerId: oddText.filter((s) => s.length > 0),
       advertiserName: oddText,
