@@ -5,7 +5,7 @@ import { describe, expect, it, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import * as fc from "fast-check"
 import { Database, parseTimestamp, postgresTarget } from "../src/Db/Database.ts"
-import { textArray } from "../src/Ingest/InboxSql.ts"
+import { insertPostbacks, textArray } from "../src/Ingest/InboxSql.ts"
 import { testDatabases } from "./support/databases.ts"
 
 const SHAPES = `
@@ -48,6 +48,60 @@ for (const database of testDatabases) {
               sql.transaction((tx) => tx.query(SHAPES))
             )
             expect(inTransaction).toEqual(expected)
+          })
+      )
+
+      it.effect(
+        "a batch keeps each row's own values whether a column is null in every row, in some, or in none",
+        () =>
+          Effect.gen(function* () {
+            const { sql } = yield* Database
+            const row = (key: string, flags: string | null, userId: string | null) => ({
+              dedupKey: key,
+              status: "pending" as const,
+              source: "post-json" as const,
+              offerId: "1511",
+              advertiserName: "MomentScience",
+              payout: "2.10",
+              occurredAt: "2023-09-20T15:27:40.802Z",
+              isLoyaltyBoost: true,
+              payload: "{}",
+              userId,
+              deliveryCount: 1,
+              flags,
+              problems: null
+            })
+            const flag = JSON.stringify([
+              { code: "payload_value_normalized", path: "p", message: "m" }
+            ])
+            // flags: null in every row; then in some; problems: null in every row throughout.
+            yield* Effect.promise(() =>
+              insertPostbacks(sql, [row("mixed-a", null, null), row("mixed-b", null, null)])
+            )
+            yield* Effect.promise(() =>
+              insertPostbacks(sql, [
+                row("mixed-c", null, "u1"),
+                row("mixed-d", flag, null),
+                row("mixed-e", null, "u3")
+              ])
+            )
+            const read = yield* Effect.promise(() =>
+              sql.query<{
+                dedup_key: string
+                flags: unknown
+                errors: unknown
+                user_id: string | null
+              }>(
+                "SELECT dedup_key, flags, errors, user_id FROM postbacks WHERE dedup_key LIKE 'mixed-%' ORDER BY dedup_key"
+              )
+            )
+            expect(read).toEqual([
+              { dedup_key: "mixed-a", flags: null, errors: null, user_id: null },
+              { dedup_key: "mixed-b", flags: null, errors: null, user_id: null },
+              { dedup_key: "mixed-c", flags: null, errors: null, user_id: "u1" },
+              { dedup_key: "mixed-d", flags: JSON.parse(flag), errors: null, user_id: null },
+              { dedup_key: "mixed-e", flags: null, errors: null, user_id: "u3" }
+            ])
           })
       )
 
