@@ -2,7 +2,7 @@
 // TestClock, so every check is about order and the clock's time, never the
 // machine's speed.
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect } from "effect"
+import { Duration, Effect, Exit, Fiber } from "effect"
 import { TestClock } from "effect/testing"
 import { clockTimer } from "../src/ClockTimer.ts"
 
@@ -66,6 +66,36 @@ describe("clockTimer", () => {
       yield* advance(5_000)
       expect(fired).toEqual(["batch-4999"])
     })
+  )
+
+  it.effect(
+    "no fiber is left asleep once every timer is cancelled, and a new timer still fires",
+    () =>
+      Effect.gen(function* () {
+        const context = yield* Effect.context<never>()
+        const runFork = Effect.runForkWith(context)
+        const fibers: Array<Fiber.Fiber<unknown, unknown>> = []
+        const counting = <A, E>(effect: Effect.Effect<A, E>) => {
+          const fiber = runFork(effect)
+          fibers.push(fiber)
+          return fiber
+        }
+        const timer = yield* clockTimer(counting)
+        const fired: Array<string> = []
+        const cancelA = timer(100, () => fired.push("a"))
+        const cancelB = timer(100, () => fired.push("b"))
+        expect(fibers).toHaveLength(1)
+        cancelB()
+        cancelA()
+        // The sleeper ended without its sleep being over (the clock never
+        // moved): it was interrupted, so nothing sleeps on the clock now.
+        const exit = yield* Fiber.await(fibers[0]!)
+        expect(Exit.isSuccess(exit)).toBe(false)
+        timer(50, () => fired.push("c"))
+        expect(fibers).toHaveLength(2)
+        yield* advance(50)
+        expect(fired).toEqual(["c"])
+      })
   )
 
   it.effect("a timer set from inside a firing one runs at its own deadline", () =>
