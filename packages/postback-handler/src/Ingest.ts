@@ -94,6 +94,12 @@ export interface IngestOptions {
   readonly sha256Text?: ((text: string) => string) | undefined
 }
 
+/** What is decided before the body is read: refused by method, URL length or secret, or a HEAD probe. */
+export type Refusal = Extract<
+  Classification,
+  { readonly _tag: "MethodNotAllowed" | "TooLarge" | "Unauthorized" | "Probe" }
+>
+
 /** The ingest core for one set of options, made once (see {@link makePostbackIngest}). */
 export interface PostbackIngest {
   readonly secretParam: string
@@ -118,12 +124,7 @@ export interface PostbackIngest {
   readonly admit: (request: {
     readonly method: string
     readonly url: string
-  }) =>
-    | Extract<
-        Classification,
-        { readonly _tag: "MethodNotAllowed" | "TooLarge" | "Unauthorized" | "Probe" }
-      >
-    | undefined
+  }) => Refusal | undefined
   /**
    * `admit`, keeping what it read: the refusal, or an {@link AdmittedRequest}
    * to pass to `classify` as `delivery.admitted`, which then does not parse
@@ -133,12 +134,7 @@ export interface PostbackIngest {
   readonly admitRequest: (request: {
     readonly method: string
     readonly url: string
-  }) =>
-    | Extract<
-        Classification,
-        { readonly _tag: "MethodNotAllowed" | "TooLarge" | "Unauthorized" | "Probe" }
-      >
-    | AdmittedRequest
+  }) => Refusal | AdmittedRequest
   /** Classifies one delivery (see {@link classifyDelivery}). */
   readonly classify: (delivery: Delivery) => Classification
   /**
@@ -386,12 +382,7 @@ interface Admitted {
   readonly given: { readonly method: string; readonly url: string }
 }
 
-type Admission =
-  | Extract<
-      Classification,
-      { readonly _tag: "MethodNotAllowed" | "TooLarge" | "Unauthorized" | "Probe" }
-    >
-  | Admitted
+type Admission = Refusal | Admitted
 
 const admit = (r: Resolved, rawMethod: string, url: string): Admission => {
   const method = rawMethod.toUpperCase()
